@@ -1,0 +1,264 @@
+"""The market store's tables, in one place.
+
+Every table the store holds is declared here once: its columns, their polars dtypes, which may
+be null, its primary key, and the checks a frame must pass before it is written. The store
+(:mod:`backtest.market.store`) creates the DuckDB tables from these declarations and validates
+every write against them, so a source (the scenario, akshare, a user's files) cannot put a
+malformed row into the store.
+
+Units
+-----
+- prices in CNY per share, **raw** (unadjusted); ``adj_factor`` turns them into adjusted prices
+  (``adjusted = raw * adj_factor``, backward-adjusted to the first session of the source);
+- ``volume`` in shares (never lots), ``amount`` in CNY;
+- caps (``float_cap``, ``total_cap``) in CNY;
+- index weights are fractions that sum to 1 per ``(date, index_code)``;
+- futures prices in index points; ``volume`` and ``open_interest`` in contracts.
+
+Symbols are the exchange's six-digit codes as text (``"600000"``); the board follows from the
+code (:func:`board_of`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import polars as pl
+
+Board = Literal["main", "chinext", "star", "bse"]
+BOARDS: tuple[Board, ...] = ("main", "chinext", "star", "bse")
+FUTURES_PRODUCTS: tuple[str, ...] = ("IF", "IH", "IC", "IM")
+
+#: Index codes the project knows. ``MICROCAP`` is computed from the bars (the 400 smallest
+#: stocks by total cap, equal weight, rebalanced daily); it stands in for Wind's proprietary
+#: 8841431 and is named for what it is, not for Wind's product.
+CSI300 = "000300"
+CSI500 = "000905"
+CSI1000 = "000852"
+CSI2000 = "932000"
+MICROCAP = "MICRO400"
+INDEX_CODES: tuple[str, ...] = (CSI300, CSI500, CSI1000, CSI2000, MICROCAP)
+INDEX_NAMES: dict[str, str] = {
+    CSI300: "CSI 300",
+    CSI500: "CSI 500",
+    CSI1000: "CSI 1000",
+    CSI2000: "CSI 2000",
+    MICROCAP: "Microcap 400 (equal weight, daily; stands in for Wind 8841431)",
+}
+#: Futures product -> the index it settles on.
+FUTURES_UNDERLYING: dict[str, str] = {"IF": CSI300, "IH": "000016", "IC": CSI500, "IM": CSI1000}
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column of a table: name, polars dtype, whether null is allowed, and checks.
+
+    ``positive`` refuses values ``<= 0``; ``non_negative`` refuses values ``< 0``; both refuse
+    NaN. ``finite`` refuses NaN and infinities in a float column.
+    """
+
+    name: str
+    dtype: pl.DataType
+    nullable: bool = False
+    positive: bool = False
+    non_negative: bool = False
+    finite: bool = False
+    doc: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A store table: its columns, primary key, and whether dates must be sessions."""
+
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    doc: str = ""
+    #: column whose values must be sessions of the store's calendar (None for no check)
+    session_column: str | None = "date"
+    #: column whose values must be symbols of ``instruments`` (None for no check)
+    symbol_column: str | None = None
+    #: extra row-level checks as (description, polars expression that is True on a *bad* row)
+    row_checks: tuple[tuple[str, pl.Expr], ...] = field(default=())
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def polars_schema(self) -> dict[str, pl.DataType]:
+        return {c.name: c.dtype for c in self.columns}
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"table {self.name!r} has no column {name!r}; columns are {self.names}")
+
+
+def _price(name: str, nullable: bool = False, doc: str = "") -> Column:
+    return Column(name, pl.Float64(), nullable=nullable, positive=True, doc=doc)
+
+
+_OHLC_CHECKS: tuple[tuple[str, pl.Expr], ...] = (
+    ("high < low", pl.col("high") < pl.col("low")),
+    ("high below open or close", pl.col("high") < pl.max_horizontal("open", "close")),
+    ("low above open or close", pl.col("low") > pl.min_horizontal("open", "close")),
+)
+
+CALENDAR = Table(
+    "calendar",
+    (Column("date", pl.Date(), doc="a trading session"),),
+    key=("date",),
+    doc="Trading sessions of the market held in the store.",
+    session_column=None,
+)
+
+INSTRUMENTS = Table(
+    "instruments",
+    (
+        Column("symbol", pl.String(), doc="six-digit exchange code"),
+        Column("name", pl.String(), nullable=True),
+        Column("exchange", pl.String(), doc="SH, SZ or BJ"),
+        Column("board", pl.String(), doc="main, chinext, star or bse"),
+        Column("list_date", pl.Date(), nullable=True, doc="first session; null when unknown"),
+        Column("delist_date", pl.Date(), nullable=True, doc="last session; null while listed"),
+    ),
+    key=("symbol",),
+    doc="Stocks the store knows, listed or delisted.",
+    session_column=None,
+    row_checks=(
+        ("board not one of main, chinext, star, bse", ~pl.col("board").is_in(list(BOARDS))),
+        ("exchange not one of SH, SZ, BJ", ~pl.col("exchange").is_in(["SH", "SZ", "BJ"])),
+        ("delist_date before list_date", pl.col("delist_date") < pl.col("list_date")),
+    ),
+)
+
+BARS = Table(
+    "bars",
+    (
+        Column("date", pl.Date()),
+        Column("symbol", pl.String()),
+        _price("open"),
+        _price("high"),
+        _price("low"),
+        _price("close"),
+        _price("pre_close", nullable=True, doc="previous close (raw, ex-rights adjusted)"),
+        Column("volume", pl.Int64(), non_negative=True, doc="shares"),
+        Column("amount", pl.Float64(), nullable=True, non_negative=True, doc="CNY"),
+        Column("adj_factor", pl.Float64(), positive=True, doc="adjusted = raw * adj_factor"),
+        _price("limit_up", nullable=True, doc="null when the stock has no limit that day"),
+        _price("limit_down", nullable=True, doc="null when the stock has no limit that day"),
+        Column("suspended", pl.Boolean()),
+        Column("float_cap", pl.Float64(), nullable=True, positive=True, doc="CNY"),
+        Column("total_cap", pl.Float64(), nullable=True, positive=True, doc="CNY"),
+        Column("is_st", pl.Boolean()),
+    ),
+    key=("date", "symbol"),
+    doc="Daily stock bars, raw prices. Suspended sessions have a row with volume 0.",
+    symbol_column="symbol",
+    row_checks=(
+        *_OHLC_CHECKS,
+        ("limit_down above limit_up", pl.col("limit_down") > pl.col("limit_up")),
+        ("suspended with volume > 0", pl.col("suspended") & (pl.col("volume") > 0)),
+    ),
+)
+
+INDEX_BARS = Table(
+    "index_bars",
+    (
+        Column("date", pl.Date()),
+        Column("index_code", pl.String()),
+        _price("open"),
+        _price("high"),
+        _price("low"),
+        _price("close"),
+        Column("amount", pl.Float64(), nullable=True, non_negative=True, doc="CNY"),
+    ),
+    key=("date", "index_code"),
+    doc="Daily index levels.",
+    row_checks=_OHLC_CHECKS,
+)
+
+INDEX_WEIGHTS = Table(
+    "index_weights",
+    (
+        Column("date", pl.Date()),
+        Column("index_code", pl.String()),
+        Column("symbol", pl.String()),
+        Column("weight", pl.Float64(), positive=True, doc="fraction of the index, sums to 1"),
+    ),
+    key=("date", "index_code", "symbol"),
+    doc="Point-in-time index membership and weights as of each session's close.",
+    symbol_column="symbol",
+)
+
+FUTURES_BARS = Table(
+    "futures_bars",
+    (
+        Column("date", pl.Date()),
+        Column("contract", pl.String(), doc="e.g. IC2403"),
+        Column("product", pl.String(), doc="IF, IH, IC or IM"),
+        _price("open"),
+        _price("high"),
+        _price("low"),
+        _price("close"),
+        _price("settle", doc="daily settlement price"),
+        Column("volume", pl.Int64(), non_negative=True, doc="contracts"),
+        Column("open_interest", pl.Int64(), non_negative=True, doc="contracts"),
+        Column("expiry", pl.Date(), doc="last trading day (third Friday, rolled past holidays)"),
+    ),
+    key=("date", "contract"),
+    doc="Daily bars of CFFEX index futures.",
+    row_checks=(
+        *_OHLC_CHECKS,
+        ("product not one of IF, IH, IC, IM", ~pl.col("product").is_in(list(FUTURES_PRODUCTS))),
+        ("date after expiry", pl.col("date") > pl.col("expiry")),
+    ),
+)
+
+PROVENANCE = Table(
+    "provenance",
+    (
+        Column("table_name", pl.String()),
+        Column("source", pl.String(), doc="scenario:ashare-2023-2024, akshare, import:<file>"),
+        Column("params", pl.String(), doc="JSON of the parameters that produced the rows"),
+        Column("fetched_at", pl.Datetime("us", "UTC")),
+        Column("rows", pl.Int64(), non_negative=True),
+    ),
+    key=("table_name", "source", "fetched_at"),
+    doc="What wrote each table, when, and with which parameters.",
+    session_column=None,
+)
+
+TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (CALENDAR, INSTRUMENTS, BARS, INDEX_BARS, INDEX_WEIGHTS, FUTURES_BARS, PROVENANCE)
+}
+
+#: Columns of ``bars`` that can be loaded as dense ``(days x symbols)`` panels.
+BAR_FIELDS: tuple[str, ...] = tuple(
+    c.name for c in BARS.columns if c.name not in ("date", "symbol")
+)
+
+
+def board_of(symbol: str) -> tuple[str, Board]:
+    """Return ``(exchange, board)`` for a six-digit A-share code.
+
+    >>> board_of("600000"), board_of("688981"), board_of("300750"), board_of("430047")
+    (('SH', 'main'), ('SH', 'star'), ('SZ', 'chinext'), ('BJ', 'bse'))
+    """
+    if len(symbol) != 6 or not symbol.isdigit():
+        raise ValueError(f"symbol {symbol!r} is not a six-digit A-share code (e.g. '600000')")
+    if symbol.startswith(("688", "689")):
+        return "SH", "star"
+    if symbol.startswith(("60", "90")):
+        return "SH", "main"
+    if symbol.startswith(("300", "301")):
+        return "SZ", "chinext"
+    if symbol.startswith(("000", "001", "002", "003", "200")):
+        return "SZ", "main"
+    if symbol.startswith(("43", "83", "87", "88", "92")):
+        return "BJ", "bse"
+    raise ValueError(f"symbol {symbol!r} matches no A-share board prefix (60/688/000/300/8x/92)")
