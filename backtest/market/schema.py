@@ -255,7 +255,7 @@ def board_of(symbol: str) -> tuple[str, Board]:
         return "SH", "star"
     if symbol.startswith(("60", "90")):
         return "SH", "main"
-    if symbol.startswith(("300", "301")):
+    if symbol.startswith(("300", "301", "302")):
         return "SZ", "chinext"
     if symbol.startswith(("000", "001", "002", "003", "200")):
         return "SZ", "main"

@@ -1,0 +1,191 @@
+"""Command-line handlers for ``backtest data fetch`` and ``backtest data import``.
+
+    backtest data fetch --source akshare --start 2023-01-01 --end 2024-12-31 --universe all
+    backtest data fetch --source akshare --start 2024-02-01 --end 2024-02-08 --symbols 600000,000001
+    backtest data import daily.csv --preset tushare_daily
+    backtest data import daily_basic.csv --preset tushare_daily_basic   # caps onto stored bars
+    backtest data import bars.parquet --map volume_lots=volume --volume-unit lots --prices forward
+
+``backtest.cli`` wires these in with :func:`register_fetch` and :func:`register_import`. A fetch
+exits 0 when every request succeeded and 1 when some failed (they are listed; rerun to retry).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register_fetch", "register_import"]
+
+_DEFAULT_STORE = Path("data/market.duckdb")
+
+
+def _store_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--store",
+        type=Path,
+        default=_DEFAULT_STORE,
+        help=f"DuckDB market store (default: {_DEFAULT_STORE})",
+    )
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date in YYYY-MM-DD form") from None
+
+
+def _mapping(text: str) -> tuple[str, str]:
+    source, sep, target = text.partition("=")
+    if not sep or not source or not target:
+        raise argparse.ArgumentTypeError(
+            f"--map takes source_column=store_column (e.g. trade_date=date), not {text!r}"
+        )
+    return source.strip(), target.strip()
+
+
+def register_fetch(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``fetch`` to the ``data`` subcommands; return its parser."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "fetch", help="fetch real data from akshare into the store (resumable; needs internet)"
+    )
+    _store_argument(parser)
+    parser.add_argument("--source", choices=["akshare"], default="akshare")
+    parser.add_argument("--start", type=_date, required=True, help="first date, YYYY-MM-DD")
+    parser.add_argument("--end", type=_date, required=True, help="last date, YYYY-MM-DD")
+    parser.add_argument(
+        "--universe",
+        choices=["csi500", "csi1000", "csi2000", "microcap", "all"],
+        default="all",
+        help="stocks to fetch (default: all A-shares)",
+    )
+    parser.add_argument(
+        "--symbols", default=None, help="comma-separated codes to fetch instead of a universe"
+    )
+    parser.add_argument(
+        "--rate-limit", type=float, default=0.3, help="seconds between requests (default 0.3)"
+    )
+    parser.add_argument(
+        "--max-attempts",
+        type=int,
+        default=4,
+        help="attempts per request on network errors (default 4)",
+    )
+    parser.add_argument("--timeout", type=float, default=15.0, help="request timeout, seconds")
+    parser.add_argument("--no-indices", action="store_true", help="skip index bars")
+    parser.add_argument("--no-futures", action="store_true", help="skip CFFEX futures")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--replay",
+        type=Path,
+        default=None,
+        metavar="FOLDER",
+        help="serve akshare frames recorded as Parquet in FOLDER instead of the network",
+    )
+    parser.set_defaults(handler=_cmd_fetch)
+    return parser
+
+
+def _cmd_fetch(args: argparse.Namespace) -> int:
+    from backtest.market.akshare_fetch import FetchConfig, fetch_akshare
+    from backtest.market.akshare_retry import RetryPolicy
+    from backtest.market.akshare_source import (
+        AkshareClient,
+        LiveAkshareClient,
+        RecordedAkshareClient,
+    )
+    from backtest.market.store import Store
+
+    symbols = (
+        tuple(s.strip() for s in args.symbols.split(",") if s.strip()) if args.symbols else None
+    )
+    config = FetchConfig(
+        start=args.start,
+        end=args.end,
+        universe=args.universe,
+        symbols=symbols,
+        rate_limit_seconds=args.rate_limit,
+        retry=RetryPolicy(max_attempts=args.max_attempts),
+        include_indices=not args.no_indices,
+        include_futures=not args.no_futures,
+    )
+    client: AkshareClient
+    if args.replay is not None:
+        client = RecordedAkshareClient(args.replay)
+    else:
+        client = LiveAkshareClient(timeout_seconds=args.timeout)
+    with Store(args.store) as store:
+        report = fetch_akshare(store, client, config, progress=not args.quiet)
+    print(report)
+    return 1 if report.failures().height else 0
+
+
+def register_import(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``import`` to the ``data`` subcommands; return its parser."""
+    from backtest.market.importer import PRESETS
+
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "import", help="import your own CSV/Parquet daily files (Tushare, Wind, any layout)"
+    )
+    _store_argument(parser)
+    parser.add_argument("path", type=Path, help="a .csv, .tsv or .parquet file")
+    parser.add_argument(
+        "--table",
+        choices=["bars", "caps", "index_bars", "index_weights", "futures_bars"],
+        default=None,
+        help="target (default: the preset's, else bars); caps adds caps to stored bars",
+    )
+    parser.add_argument(
+        "--cap-unit", choices=["cny", "ten_thousand_cny", "hundred_million_cny"], default=None
+    )
+    parser.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default=None,
+        help="a known layout (mapping, units, date format)",
+    )
+    parser.add_argument(
+        "--map",
+        type=_mapping,
+        action="append",
+        default=[],
+        dest="column_map",
+        metavar="SOURCE=STORE",
+        help="map a file column onto a store column",
+    )
+    parser.add_argument("--volume-unit", choices=["shares", "lots"], default=None)
+    parser.add_argument("--amount-unit", choices=["cny", "thousand_cny"], default=None)
+    parser.add_argument("--date-format", default=None, help="strptime format, e.g. %%Y%%m%%d")
+    parser.add_argument(
+        "--prices",
+        choices=["raw", "forward", "backward"],
+        default=None,
+        help="whether the file's prices are adjusted (default raw)",
+    )
+    parser.set_defaults(handler=_cmd_import)
+    return parser
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from backtest.market.importer import PRESETS, ImportSpec, import_file
+    from backtest.market.store import Store
+
+    base = PRESETS[args.preset] if args.preset else ImportSpec(table=args.table or "bars")
+    mapping = dict(base.column_map)
+    mapping.update(dict(args.column_map))
+    overrides: dict[str, Any] = {"table": args.table or base.table}
+    overrides["column_map"] = tuple(mapping.items())
+    for name in ("volume_unit", "amount_unit", "cap_unit", "date_format", "prices"):
+        value = getattr(args, name)
+        if value is not None:
+            overrides[name] = value
+    spec = dataclasses.replace(base, **overrides)
+    with Store(args.store) as store:
+        report = import_file(store, args.path, spec)
+    print(report)
+    return 0
