@@ -1,0 +1,520 @@
+"""Performance metrics as small pure functions of daily returns.
+
+Every function takes simple (not log) daily returns first, as a 1-D array-like, and the number of
+sessions per year explicitly (:data:`SESSIONS_PER_YEAR` = 242 for A-shares, the usual convention
+for the SSE/SZSE calendar; 2023 had 242 sessions and 2024 had 242). A function that needs ``m``
+observations returns NaN on fewer, as empyrical does; a NaN inside the input propagates to the
+result (fill or drop it first: a missing day is a decision for the caller, not for a metric).
+
+Sources: the definitions follow empyrical (Quantopian, ``empyrical/stats.py``), Bacon (2008)
+*Practical Portfolio Performance Measurement and Attribution*, 2nd ed., ch. 4 (tracking error,
+information ratio, drawdown) and Sharpe (1994) "The Sharpe Ratio", *JPM* 21(1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+#: Trading sessions per year on the Shanghai and Shenzhen exchanges (the annualisation default).
+SESSIONS_PER_YEAR = 242
+
+ExcessMethod = Literal["arithmetic", "geometric"]
+TurnoverSides = Literal["one_sided", "two_sided"]
+
+
+def _as_returns(returns: ArrayLike, name: str = "returns") -> NDArray[np.float64]:
+    array = np.asarray(returns, dtype=np.float64)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D series of daily returns; got shape {array.shape}")
+    return array
+
+
+def _as_pair(
+    portfolio_returns: ArrayLike, benchmark_returns: ArrayLike
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    portfolio = _as_returns(portfolio_returns, "portfolio_returns")
+    benchmark = _as_returns(benchmark_returns, "benchmark_returns")
+    if portfolio.shape != benchmark.shape:
+        raise ValueError(
+            "portfolio_returns and benchmark_returns must be aligned day by day; got lengths "
+            f"{portfolio.shape[0]} and {benchmark.shape[0]}"
+        )
+    return portfolio, benchmark
+
+
+def _check_sessions(sessions_per_year: float) -> None:
+    if not sessions_per_year > 0:
+        raise ValueError(f"sessions_per_year must be > 0; got {sessions_per_year}")
+
+
+def cumulative_return(returns: ArrayLike) -> float:
+    """Return the compounded return over the whole series.
+
+    ``R = prod_t (1 + r_t) - 1``. NaN on an empty series.
+
+    Examples
+    --------
+    >>> round(cumulative_return([0.10, -0.10]), 12)
+    -0.01
+    """
+    array = _as_returns(returns)
+    if array.size < 1:
+        return float("nan")
+    return float(np.prod(1.0 + array) - 1.0)
+
+
+def cumulative_returns(returns: ArrayLike) -> NDArray[np.float64]:
+    """Return the compounded return path: element ``t`` is ``prod_{s<=t} (1 + r_s) - 1``.
+
+    Examples
+    --------
+    >>> cumulative_returns([0.10, -0.10]).round(12).tolist()
+    [0.1, -0.01]
+    """
+    return np.asarray(np.cumprod(1.0 + _as_returns(returns)) - 1.0, dtype=np.float64)
+
+
+def annualised_return(returns: ArrayLike, *, sessions_per_year: float = SESSIONS_PER_YEAR) -> float:
+    """Return the compound annual growth rate.
+
+    ``(1 + R)^(P / n) - 1`` with ``R`` the cumulative return, ``n`` the number of sessions and
+    ``P`` the sessions per year (empyrical ``annual_return``). NaN on an empty series.
+
+    Examples
+    --------
+    >>> round(annualised_return([0.001] * 242), 10) == round(1.001**242 - 1, 10)
+    True
+    """
+    _check_sessions(sessions_per_year)
+    array = _as_returns(returns)
+    if array.size < 1:
+        return float("nan")
+    growth = float(np.prod(1.0 + array))
+    return float(growth ** (sessions_per_year / array.size) - 1.0)
+
+
+def annualised_volatility(
+    returns: ArrayLike, *, sessions_per_year: float = SESSIONS_PER_YEAR
+) -> float:
+    """Return the annualised standard deviation of daily returns.
+
+    ``sigma = std(r, ddof=1) * sqrt(P)``. NaN on fewer than 2 sessions.
+
+    Examples
+    --------
+    >>> annualised_volatility([0.01, 0.01, 0.01])
+    0.0
+    >>> annualised_volatility([0.01])
+    nan
+    """
+    _check_sessions(sessions_per_year)
+    array = _as_returns(returns)
+    if array.size < 2:
+        return float("nan")
+    if np.ptp(array) == 0.0:
+        return 0.0
+    return float(np.std(array, ddof=1) * np.sqrt(sessions_per_year))
+
+
+def sharpe_ratio(
+    returns: ArrayLike,
+    *,
+    risk_free_rate: float = 0.0,
+    sessions_per_year: float = SESSIONS_PER_YEAR,
+) -> float:
+    """Return the annualised Sharpe ratio.
+
+    ``SR = mean(r_t - r_f) / std(r_t - r_f, ddof=1) * sqrt(P)`` where the daily risk-free
+    return is ``r_f = (1 + risk_free_rate)^(1/P) - 1`` and ``risk_free_rate`` is an annual,
+    compounded rate (e.g. 0.02 for 2 %). Sharpe (1994); empyrical ``sharpe_ratio``. NaN on
+    fewer than 2 sessions or a constant excess series (zero standard deviation).
+
+    Examples
+    --------
+    >>> round(sharpe_ratio([0.01, -0.01, 0.02, 0.0]), 6)
+    6.024948
+    >>> sharpe_ratio([0.01, 0.01])
+    nan
+    """
+    _check_sessions(sessions_per_year)
+    array = _as_returns(returns)
+    if array.size < 2:
+        return float("nan")
+    daily_risk_free = (1.0 + risk_free_rate) ** (1.0 / sessions_per_year) - 1.0
+    excess = array - daily_risk_free
+    deviation = float(np.std(excess, ddof=1))
+    # a constant series has a round-off std (~1e-19), not 0: test constancy exactly
+    if np.ptp(excess) == 0.0 or not np.isfinite(deviation):
+        return float("nan")
+    return float(np.mean(excess) / deviation * np.sqrt(sessions_per_year))
+
+
+def drawdowns(returns: ArrayLike) -> NDArray[np.float64]:
+    """Return the underwater curve: ``D_t = W_t / max_{s<=t} W_s - 1`` (0 or negative).
+
+    The wealth path ``W_t = prod_{s<=t} (1 + r_s)`` starts from ``W_{-1} = 1`` (the initial
+    capital counts as a high-water mark, so a loss on the first day is a drawdown).
+
+    Examples
+    --------
+    >>> drawdowns([0.10, -0.10, 0.05]).round(6).tolist()
+    [0.0, -0.1, -0.055]
+    """
+    wealth = np.cumprod(1.0 + _as_returns(returns))
+    high_water = np.maximum.accumulate(np.concatenate(([1.0], wealth)))[1:]
+    return wealth / high_water - 1.0
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Drawdown:
+    """The deepest drawdown of a series and when it happened.
+
+    ``depth`` is ``min_t D_t`` (e.g. -0.25 for a 25 % fall; 0.0 when the series never fell, NaN
+    on an empty series). Indices are positions in the returns array: ``peak_index`` is the
+    session whose close set the high-water mark (-1 when it is the initial capital, before the
+    first session), ``trough_index`` the session of the lowest point, ``recovery_index`` the
+    first session after the trough back at or above the peak (None if not recovered). The
+    ``*_date`` fields are the same positions looked up in ``dates`` when given (None for the
+    initial capital, an unrecovered drawdown, or no dates). With no drawdown all positions are
+    None.
+    """
+
+    depth: float
+    peak_index: int | None
+    trough_index: int | None
+    recovery_index: int | None
+    peak_date: np.datetime64 | None = None
+    trough_date: np.datetime64 | None = None
+    recovery_date: np.datetime64 | None = None
+
+
+def max_drawdown(returns: ArrayLike) -> float:
+    """Return the maximum drawdown ``min_t D_t`` (see :func:`drawdowns`); NaN on empty input.
+
+    Examples
+    --------
+    >>> round(max_drawdown([0.10, -0.20, 0.05, 0.30]), 12)
+    -0.2
+    """
+    array = _as_returns(returns)
+    if array.size < 1:
+        return float("nan")
+    return float(np.min(drawdowns(array)))
+
+
+def max_drawdown_details(returns: ArrayLike, *, dates: ArrayLike | None = None) -> Drawdown:
+    """Return the deepest drawdown with its peak, trough and recovery sessions.
+
+    Parameters
+    ----------
+    returns
+        Daily simple returns.
+    dates
+        Optional session dates aligned with ``returns`` (anything ``numpy.datetime64`` accepts).
+
+    Examples
+    --------
+    >>> details = max_drawdown_details([0.10, -0.20, 0.05, 0.30])
+    >>> round(details.depth, 12), details.peak_index, details.trough_index, details.recovery_index
+    (-0.2, 0, 1, 3)
+    """
+    array = _as_returns(returns)
+    date_array = None
+    if dates is not None:
+        date_array = np.asarray(dates, dtype="datetime64[D]")
+        if date_array.shape != array.shape:
+            raise ValueError(
+                f"dates must align with returns; got {date_array.shape[0]} dates for "
+                f"{array.shape[0]} returns"
+            )
+    if array.size < 1 or not np.all(np.isfinite(array)):
+        return Drawdown(depth=float("nan"), peak_index=None, trough_index=None, recovery_index=None)
+    wealth = np.cumprod(1.0 + array)
+    underwater = drawdowns(array)
+    depth = float(np.min(underwater))
+    if depth >= 0.0:
+        return Drawdown(depth=0.0, peak_index=None, trough_index=None, recovery_index=None)
+    trough = int(np.argmin(underwater))
+    path_to_trough = np.concatenate(([1.0], wealth[: trough + 1]))
+    # last position of the running maximum before the trough; position 0 is the initial capital
+    peak_position = int(path_to_trough.size - 1 - np.argmax(path_to_trough[::-1]))
+    peak = peak_position - 1
+    peak_wealth = path_to_trough[peak_position]
+    recovered = np.nonzero(wealth[trough + 1 :] >= peak_wealth)[0]
+    recovery = int(trough + 1 + recovered[0]) if recovered.size else None
+
+    def _date(index: int | None) -> np.datetime64 | None:
+        if date_array is None or index is None or index < 0:
+            return None
+        return date_array[index]
+
+    return Drawdown(
+        depth=depth,
+        peak_index=peak,
+        trough_index=trough,
+        recovery_index=recovery,
+        peak_date=_date(peak),
+        trough_date=_date(trough),
+        recovery_date=_date(recovery),
+    )
+
+
+def excess_returns(
+    portfolio_returns: ArrayLike,
+    benchmark_returns: ArrayLike,
+    *,
+    method: ExcessMethod = "arithmetic",
+) -> NDArray[np.float64]:
+    """Return daily excess returns over the benchmark.
+
+    ``arithmetic``: ``e_t = r_p,t - r_b,t``; ``geometric``: ``e_t = (1 + r_p,t)/(1 + r_b,t) - 1``
+    (Bacon 2008, sec. 2.4).
+
+    Examples
+    --------
+    >>> excess_returns([0.02], [0.01]).round(12).tolist()
+    [0.01]
+    >>> excess_returns([0.02], [0.01], method="geometric").round(6).tolist()
+    [0.009901]
+    """
+    portfolio, benchmark = _as_pair(portfolio_returns, benchmark_returns)
+    if method == "arithmetic":
+        return portfolio - benchmark
+    if method == "geometric":
+        return (1.0 + portfolio) / (1.0 + benchmark) - 1.0
+    raise ValueError(f"method must be 'arithmetic' or 'geometric'; got {method!r}")
+
+
+def cumulative_excess_return(
+    portfolio_returns: ArrayLike,
+    benchmark_returns: ArrayLike,
+    *,
+    method: ExcessMethod = "arithmetic",
+) -> float:
+    """Return the excess return over the whole window, compounding each side first.
+
+    ``arithmetic``: ``R_p - R_b``; ``geometric``: ``(1 + R_p)/(1 + R_b) - 1``, with ``R`` the
+    cumulative returns. The arithmetic figure is what the attribution components add up to
+    after linking (:mod:`backtest.analytics.linking`). NaN on empty input.
+
+    Examples
+    --------
+    >>> round(cumulative_excess_return([0.1, 0.1], [0.0, 0.1]), 12)
+    0.11
+    """
+    portfolio, benchmark = _as_pair(portfolio_returns, benchmark_returns)
+    cumulative_portfolio = cumulative_return(portfolio)
+    cumulative_benchmark = cumulative_return(benchmark)
+    if method == "arithmetic":
+        return cumulative_portfolio - cumulative_benchmark
+    if method == "geometric":
+        return (1.0 + cumulative_portfolio) / (1.0 + cumulative_benchmark) - 1.0
+    raise ValueError(f"method must be 'arithmetic' or 'geometric'; got {method!r}")
+
+
+def cumulative_excess_returns(
+    portfolio_returns: ArrayLike,
+    benchmark_returns: ArrayLike,
+    *,
+    method: ExcessMethod = "arithmetic",
+) -> NDArray[np.float64]:
+    """Return the path of :func:`cumulative_excess_return` from the first session to each day.
+
+    Examples
+    --------
+    >>> cumulative_excess_returns([0.1, 0.1], [0.0, 0.1]).round(12).tolist()
+    [0.1, 0.11]
+    """
+    portfolio, benchmark = _as_pair(portfolio_returns, benchmark_returns)
+    wealth_portfolio = np.cumprod(1.0 + portfolio)
+    wealth_benchmark = np.cumprod(1.0 + benchmark)
+    if method == "arithmetic":
+        return wealth_portfolio - wealth_benchmark
+    if method == "geometric":
+        return wealth_portfolio / wealth_benchmark - 1.0
+    raise ValueError(f"method must be 'arithmetic' or 'geometric'; got {method!r}")
+
+
+def tracking_error(
+    portfolio_returns: ArrayLike,
+    benchmark_returns: ArrayLike,
+    *,
+    sessions_per_year: float = SESSIONS_PER_YEAR,
+) -> float:
+    """Return the annualised tracking error (ex post).
+
+    ``TE = std(r_p - r_b, ddof=1) * sqrt(P)`` (Bacon 2008, sec. 4.3). NaN on fewer than 2
+    sessions.
+
+    Examples
+    --------
+    >>> round(tracking_error([0.01, 0.03], [0.01, 0.01], sessions_per_year=1), 9)
+    0.014142136
+    """
+    _check_sessions(sessions_per_year)
+    portfolio, benchmark = _as_pair(portfolio_returns, benchmark_returns)
+    if portfolio.size < 2:
+        return float("nan")
+    return float(np.std(portfolio - benchmark, ddof=1) * np.sqrt(sessions_per_year))
+
+
+def information_ratio(
+    portfolio_returns: ArrayLike,
+    benchmark_returns: ArrayLike,
+    *,
+    sessions_per_year: float = SESSIONS_PER_YEAR,
+) -> float:
+    """Return the annualised information ratio.
+
+    ``IR = mean(r_p - r_b) * P / TE`` with ``TE`` from :func:`tracking_error`, i.e.
+    ``mean(e) / std(e, ddof=1) * sqrt(P)`` (Grinold and Kahn 2000, ch. 5; Bacon 2008,
+    sec. 4.3, arithmetic form). NaN on fewer than 2 sessions or zero tracking error.
+
+    Examples
+    --------
+    >>> round(information_ratio([0.02, 0.00], [0.01, 0.00], sessions_per_year=1), 6)
+    0.707107
+    """
+    _check_sessions(sessions_per_year)
+    portfolio, benchmark = _as_pair(portfolio_returns, benchmark_returns)
+    if portfolio.size < 2:
+        return float("nan")
+    excess = portfolio - benchmark
+    deviation = float(np.std(excess, ddof=1))
+    if np.ptp(excess) == 0.0 or not np.isfinite(deviation):
+        return float("nan")
+    return float(np.mean(excess) / deviation * np.sqrt(sessions_per_year))
+
+
+def daily_turnover(
+    traded_notional_cny: ArrayLike,
+    equity_cny: ArrayLike,
+    *,
+    sides: TurnoverSides = "one_sided",
+) -> NDArray[np.float64]:
+    """Return daily turnover as a fraction of equity.
+
+    ``two_sided``: ``T_t = N_t / E_t`` where ``N_t`` is the gross traded notional (buys plus
+    sells, CNY) and ``E_t`` the equity it is measured against (the start-of-day equity is the
+    usual choice); ``one_sided``: ``N_t / (2 E_t)``, so that selling the whole book and buying
+    a new one counts as 100 %. Days with zero or negative equity give NaN.
+
+    Examples
+    --------
+    >>> daily_turnover([2_000_000.0, 0.0], [10_000_000.0, 10_000_000.0]).tolist()
+    [0.1, 0.0]
+    """
+    notional = _as_returns(traded_notional_cny, "traded_notional_cny")
+    equity = _as_returns(equity_cny, "equity_cny")
+    if notional.shape != equity.shape:
+        raise ValueError(
+            "traded_notional_cny and equity_cny must align day by day; got lengths "
+            f"{notional.shape[0]} and {equity.shape[0]}"
+        )
+    if sides not in ("one_sided", "two_sided"):
+        raise ValueError(f"sides must be 'one_sided' or 'two_sided'; got {sides!r}")
+    divisor = 2.0 if sides == "one_sided" else 1.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        turnover = np.abs(notional) / (divisor * equity)
+    return np.where(equity > 0.0, turnover, np.nan)
+
+
+def annualised_turnover(
+    traded_notional_cny: ArrayLike,
+    equity_cny: ArrayLike,
+    *,
+    sides: TurnoverSides = "one_sided",
+    sessions_per_year: float = SESSIONS_PER_YEAR,
+) -> float:
+    """Return the mean of :func:`daily_turnover` times ``P``; NaN on empty input.
+
+    Examples
+    --------
+    >>> round(annualised_turnover([1e6, 1e6], [1e7, 1e7], sessions_per_year=242), 9)
+    12.1
+    """
+    _check_sessions(sessions_per_year)
+    turnover = daily_turnover(traded_notional_cny, equity_cny, sides=sides)
+    if turnover.size < 1:
+        return float("nan")
+    return float(np.mean(turnover) * sessions_per_year)
+
+
+def hit_rate(returns: ArrayLike, benchmark_returns: ArrayLike | None = None) -> float:
+    """Return the fraction of sessions with a positive return (or excess return).
+
+    ``h = #{t : r_t > b_t} / n`` with ``b_t = 0`` without a benchmark; a tie counts as a miss.
+    NaN on an empty series.
+
+    Examples
+    --------
+    >>> hit_rate([0.01, -0.01, 0.0, 0.02])
+    0.5
+    >>> hit_rate([0.01, 0.01], [0.0, 0.02])
+    0.5
+    """
+    array = _as_returns(returns)
+    reference = (
+        np.zeros_like(array) if benchmark_returns is None else _as_pair(array, benchmark_returns)[1]
+    )
+    if array.size < 1:
+        return float("nan")
+    return float(np.mean(array > reference))
+
+
+def performance_summary(
+    portfolio_returns: ArrayLike,
+    benchmark_returns: ArrayLike | None = None,
+    *,
+    risk_free_rate: float = 0.0,
+    sessions_per_year: float = SESSIONS_PER_YEAR,
+) -> dict[str, float]:
+    """Return the headline metrics of one book as a flat ``name -> value`` mapping.
+
+    Keys: ``sessions``, ``cumulative_return``, ``annualised_return``, ``annualised_volatility``,
+    ``sharpe_ratio``, ``max_drawdown``, ``hit_rate``; with a benchmark also
+    ``benchmark_cumulative_return``, ``excess_return`` (arithmetic, compounded each side),
+    ``geometric_excess_return``, ``tracking_error``, ``information_ratio`` and
+    ``excess_hit_rate``. Several books' summaries stack into one frame with
+    ``polars.DataFrame([...])``.
+
+    Examples
+    --------
+    >>> summary = performance_summary([0.01, -0.02, 0.03], [0.0, -0.01, 0.01])
+    >>> summary["sessions"], round(summary["excess_return"], 6)
+    (3.0, 0.019594)
+    """
+    portfolio = _as_returns(portfolio_returns, "portfolio_returns")
+    summary = {
+        "sessions": float(portfolio.size),
+        "cumulative_return": cumulative_return(portfolio),
+        "annualised_return": annualised_return(portfolio, sessions_per_year=sessions_per_year),
+        "annualised_volatility": annualised_volatility(
+            portfolio, sessions_per_year=sessions_per_year
+        ),
+        "sharpe_ratio": sharpe_ratio(
+            portfolio, risk_free_rate=risk_free_rate, sessions_per_year=sessions_per_year
+        ),
+        "max_drawdown": max_drawdown(portfolio),
+        "hit_rate": hit_rate(portfolio),
+    }
+    if benchmark_returns is None:
+        return summary
+    _, benchmark = _as_pair(portfolio, benchmark_returns)
+    summary |= {
+        "benchmark_cumulative_return": cumulative_return(benchmark),
+        "excess_return": cumulative_excess_return(portfolio, benchmark),
+        "geometric_excess_return": cumulative_excess_return(
+            portfolio, benchmark, method="geometric"
+        ),
+        "tracking_error": tracking_error(portfolio, benchmark, sessions_per_year=sessions_per_year),
+        "information_ratio": information_ratio(
+            portfolio, benchmark, sessions_per_year=sessions_per_year
+        ),
+        "excess_hit_rate": hit_rate(portfolio, benchmark),
+    }
+    return summary
