@@ -1,0 +1,190 @@
+"""Assemble the scenario's tables and write them to the store in one transaction."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import polars as pl
+
+from backtest.market.calendar import sessions
+from backtest.market.scenario.bars import Bars, make_bars
+from backtest.market.scenario.config import BASE_DATE, LAST_SESSION, SOURCE, ScenarioConfig
+from backtest.market.scenario.futures import make_futures
+from backtest.market.scenario.simulate import INDEX_SLOTS, MarketPaths, simulate
+from backtest.market.scenario.targets import (
+    basis_target_paths,
+    index_target_paths,
+    load_targets,
+)
+from backtest.market.scenario.universe import Universe, make_universe
+
+if TYPE_CHECKING:
+    from backtest.market.store import Store
+
+__all__ = ["TABLE_ORDER", "build_scenario", "generate", "index_ohlc"]
+
+#: Tables in the order they are written (instruments before the tables that name symbols).
+TABLE_ORDER: tuple[str, ...] = (
+    "calendar",
+    "instruments",
+    "bars",
+    "index_bars",
+    "index_weights",
+    "futures_bars",
+)
+
+
+def index_ohlc(paths: MarketPaths, bars: Bars) -> dict[str, np.ndarray]:
+    """Index open/high/low/close/amount ``(days x 6)`` from constituents.
+
+    ``level^o_t = level_{t-1} (1 + sum_i w_{i,t-1} (open_{i,t} / pre_close_{i,t} - 1))``, and
+    likewise for high and low (a bound on the intraday extremes, clamped to contain open and
+    close); the amount is the members' total amount.
+    """
+    day_count = paths.close.shape[0]
+    levels = paths.levels
+    out = {k: np.full_like(levels, np.nan) for k in ("open", "high", "low", "amount")}
+    out["close"] = levels.copy()
+    for slot, code in enumerate(INDEX_SLOTS):
+        rows, members, weight = paths.weights[code]
+        keep = rows + 1 < day_count
+        rows, members, weight = rows[keep] + 1, members[keep], weight[keep]
+        pre = paths.pre_close[rows, members]
+        previous = levels[:-1, slot]
+        for field, prices in (("open", bars.open), ("high", bars.high), ("low", bars.low)):
+            move = np.bincount(
+                rows, weights=weight * (prices[rows, members] / pre - 1.0), minlength=day_count
+            )
+            out[field][1:, slot] = previous * (1.0 + move[1:])
+        amount = np.bincount(rows, weights=bars.amount[rows, members], minlength=day_count)
+        out["amount"][1:, slot] = amount[1:]
+    out["high"] = np.fmax(out["high"], np.fmax(out["open"], out["close"]))
+    out["low"] = np.fmin(out["low"], np.fmin(out["open"], out["close"]))
+    return out
+
+
+def _bars_frame(
+    days: np.ndarray, universe: Universe, paths: MarketPaths, bars: Bars
+) -> pl.DataFrame:
+    trading = paths.trading.copy()
+    trading[0] = False
+    rows, cols = np.nonzero(trading)
+
+    def pick(array: np.ndarray) -> np.ndarray:
+        return array[rows, cols]
+
+    def nullable(array: np.ndarray) -> pl.Series:
+        return pl.Series(pick(array)).fill_nan(None)
+
+    return pl.DataFrame(
+        {
+            "date": pl.Series(days[rows]).cast(pl.Date),
+            "symbol": universe.symbols[cols],
+            "open": pick(bars.open),
+            "high": pick(bars.high),
+            "low": pick(bars.low),
+            "close": pick(paths.close),
+            "pre_close": pick(paths.pre_close),
+            "volume": pick(bars.volume),
+            "amount": pick(bars.amount),
+            "adj_factor": np.ones(len(rows)),
+            "limit_up": nullable(paths.limit_up),
+            "limit_down": nullable(paths.limit_down),
+            "suspended": pick(paths.suspended),
+            "float_cap": pick(paths.float_cap),
+            "total_cap": pick(paths.total_cap),
+            "is_st": universe.is_st[cols],
+        }
+    ).sort("date", "symbol")
+
+
+def _index_frames(
+    days: np.ndarray, universe: Universe, paths: MarketPaths, ohlc: dict[str, np.ndarray]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    codes = np.array(INDEX_SLOTS)
+    day_count = len(days)
+    grid_rows = np.repeat(np.arange(1, day_count), len(codes))
+    grid_slots = np.tile(np.arange(len(codes)), day_count - 1)
+    index_bars = pl.DataFrame(
+        {
+            "date": pl.Series(days[grid_rows]).cast(pl.Date),
+            "index_code": codes[grid_slots],
+            **{
+                k: ohlc[k][grid_rows, grid_slots]
+                for k in ("open", "high", "low", "close", "amount")
+            },
+        }
+    ).sort("date", "index_code")
+    parts = []
+    for code in INDEX_SLOTS:
+        rows, members, weight = paths.weights[code]
+        keep = rows > 0
+        parts.append(
+            pl.DataFrame(
+                {
+                    "date": pl.Series(days[rows[keep]]).cast(pl.Date),
+                    "index_code": np.full(int(keep.sum()), code),
+                    "symbol": universe.symbols[members[keep]],
+                    "weight": weight[keep],
+                }
+            )
+        )
+    return index_bars, pl.concat(parts).sort("date", "index_code", "symbol")
+
+
+def generate(config: ScenarioConfig | None = None) -> dict[str, pl.DataFrame]:
+    """Generate the scenario: one polars frame per store table (see :data:`TABLE_ORDER`).
+
+    Deterministic: the same config gives identical frames, to the bit.
+    """
+    config = config or ScenarioConfig()
+    streams = [
+        np.random.Generator(np.random.PCG64(s))
+        for s in np.random.SeedSequence(config.seed).spawn(6)
+    ]
+    every_day = sessions(BASE_DATE, LAST_SESSION)
+    days = sessions(BASE_DATE, config.end)
+    targets = load_targets()
+    target_levels = index_target_paths(targets, every_day, streams[0])[: len(days)]
+    basis = basis_target_paths(targets, every_day, streams[1])[: len(days)]
+    universe = make_universe(config, days, streams[2])
+    paths = simulate(config, universe, days, target_levels, streams[3])
+    bars = make_bars(config, universe, days, paths, streams[4])
+    ohlc = index_ohlc(paths, bars)
+    index_bars, index_weights = _index_frames(days, universe, paths, ohlc)
+    return {
+        "calendar": pl.DataFrame({"date": pl.Series(days[1:]).cast(pl.Date)}),
+        "instruments": universe.instruments_frame(days),
+        "bars": _bars_frame(days, universe, paths, bars),
+        "index_bars": index_bars,
+        "index_weights": index_weights,
+        "futures_bars": make_futures(days, ohlc, basis, streams[5]),
+    }
+
+
+def build_scenario(
+    store: Store, config: ScenarioConfig | None = None, *, progress: bool = False
+) -> dict[str, int]:
+    """Generate the scenario and write every table in ONE store transaction.
+
+    Each table is replaced (``mode="replace"``); provenance rows record ``source =
+    "scenario:ashare-2023-2024"`` and the config as params. Returns rows written per table.
+    """
+    from tqdm import tqdm
+
+    config = config or ScenarioConfig()
+    params = config.to_params()
+    written: dict[str, int] = {}
+    with tqdm(total=1 + len(TABLE_ORDER), desc="scenario", disable=not progress) as bar:
+        bar.set_postfix_str("generating")
+        frames = generate(config)
+        bar.update()
+        with store.transaction():
+            for table in TABLE_ORDER:
+                bar.set_postfix_str(f"writing {table}")
+                written[table] = store.write(
+                    table, frames[table], source=SOURCE, params=params, mode="replace"
+                )
+                bar.update()
+    return written
