@@ -69,6 +69,12 @@ def _cmd_data_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from backtest.analytics.report import report_main
+
+    return report_main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``backtest`` command."""
     parser = argparse.ArgumentParser(
@@ -98,6 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_fetch(data_commands)
     register_import(data_commands)
+
+    from backtest.analytics.report import add_report_arguments
+
+    report = commands.add_parser(
+        "report", help="write the self-contained HTML report of saved runs"
+    )
+    add_report_arguments(report)
+    report.set_defaults(handler=_cmd_report)
     return parser
 
 

@@ -1,0 +1,37 @@
+"""The engine: clock, event loop, strategies, orders, ledger, results; A-share rules and fills.
+
+>>> from backtest.engine import Engine, EngineConfig, MarketData, Strategy, Context
+"""
+
+from backtest.engine.clock import Clock, ClockEvent, Phase
+from backtest.engine.config import EngineConfig, ExecutionPrice, canonical_json, config_hash
+from backtest.engine.engine import Book, Engine, StrategyError, run_backtest
+from backtest.engine.market_data import MarketData, MarketFeatures
+from backtest.engine.orders import Backlog, SessionFills, TargetOrder
+from backtest.engine.portfolio import Ledger, PortfolioView
+from backtest.engine.result import Result
+from backtest.engine.strategy import Context, Strategy
+
+__all__ = [
+    "Backlog",
+    "Book",
+    "Clock",
+    "ClockEvent",
+    "Context",
+    "Engine",
+    "EngineConfig",
+    "ExecutionPrice",
+    "Ledger",
+    "MarketData",
+    "MarketFeatures",
+    "Phase",
+    "PortfolioView",
+    "Result",
+    "SessionFills",
+    "Strategy",
+    "StrategyError",
+    "TargetOrder",
+    "canonical_json",
+    "config_hash",
+    "run_backtest",
+]

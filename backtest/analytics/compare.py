@@ -1,0 +1,255 @@
+"""Every book of a run side by side: one polars row per book.
+
+:func:`compare` measures each :class:`~backtest.engine.result.Result` from its own ledger
+(returns ``E_t / E_{t-1} - 1``, :func:`backtest.analytics.attribution.book_returns`) against its
+benchmark index (the closes in :class:`~backtest.engine.market_data.MarketData`, or cash), with
+the metrics of :mod:`backtest.analytics.metrics` (242 sessions a year):
+
+- performance: total and annualised return, volatility, Sharpe ratio (risk-free 0), the deepest
+  drawdown with its peak, trough and recovery dates;
+- against the benchmark: its total return, the excess ``R_p - R_b`` (each side compounded) over
+  the whole run and over each window (default 2023 and 2024-01-01..2024-02-07; null when the
+  run has no session in it), tracking error and information ratio;
+- costs by kind in CNY (impact, commission, stamp duty, transfer fee) and their drag,
+  ``sum_t cost_t / E_{t-1}``;
+- trading: mean daily and annualised one-sided turnover, the share of ordered shares that
+  filled, and the sessions in which the book could not trade what it wanted: any order not
+  fully filled (capped by participation, limit-locked, suspended, short of cash or sellable
+  shares, no price), sessions with a limit-locked order, and the largest backlog.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+from numpy.typing import NDArray
+
+from backtest.analytics.attribution import COST_LINES, book_returns, starting_equity
+from backtest.analytics.attribution_market import (
+    CASH_BENCHMARK,
+    DEFAULT_WINDOWS,
+    index_returns,
+    resolve_benchmark,
+    session_rows,
+)
+from backtest.analytics.linking import DateLike
+from backtest.analytics.metrics import (
+    SESSIONS_PER_YEAR,
+    annualised_return,
+    annualised_volatility,
+    cumulative_return,
+    information_ratio,
+    max_drawdown_details,
+    sharpe_ratio,
+    tracking_error,
+)
+
+if TYPE_CHECKING:
+    from backtest.engine.market_data import MarketData
+    from backtest.engine.result import Result
+
+#: ``status_counts`` columns that are not a failure to trade what the book wanted.
+UNCONSTRAINED_STATUSES: tuple[str, ...] = ("no_order", "filled", "below_lot")
+LOCKED_STATUSES: tuple[str, ...] = ("locked_limit_up", "locked_limit_down")
+
+
+def as_result_list(results: Mapping[str, Result] | Sequence[Result]) -> list[Result]:
+    """Return results as a list (a mapping's values in order); refuse an empty input."""
+    books = list(results.values()) if isinstance(results, Mapping) else list(results)
+    if not books:
+        raise ValueError("give at least one Result to compare")
+    names = [r.book for r in books]
+    if len(set(names)) != len(names):
+        raise ValueError(f"book names must be unique to compare them; got {names}")
+    return books
+
+
+def benchmark_returns(result: Result, market: MarketData, benchmark: str) -> NDArray[np.float64]:
+    """Return the benchmark's daily returns over a result's sessions (0 for ``"cash"``).
+
+    From the index closes of ``market`` (0 on the market's first session).
+    """
+    if benchmark == CASH_BENCHMARK:
+        return np.zeros(result.daily.height)
+    closes = market.index_closes.get(benchmark)
+    if closes is None:
+        raise KeyError(
+            f"book {result.book!r}: the market has no closes for benchmark {benchmark!r}; it "
+            f"has {sorted(market.index_closes)} (or use {CASH_BENCHMARK!r})"
+        )
+    rows = session_rows(result, market.dates)
+    return index_returns(np.asarray(closes, dtype=np.float64))[rows]
+
+
+def _window_excess(
+    dates: NDArray[np.datetime64],
+    portfolio: NDArray[np.float64],
+    benchmark: NDArray[np.float64],
+    start: DateLike,
+    end: DateLike,
+) -> float | None:
+    first = np.asarray(start).astype("datetime64[D]")
+    last = np.asarray(end).astype("datetime64[D]")
+    inside = (dates >= first) & (dates <= last)
+    if not inside.any():
+        return None
+    return float(np.prod(1.0 + portfolio[inside]) - np.prod(1.0 + benchmark[inside]))
+
+
+def _date_or_none(value: np.datetime64 | None) -> Any:
+    return None if value is None else value.astype("datetime64[D]").item()
+
+
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def compare_row(
+    result: Result,
+    market: MarketData | None = None,
+    *,
+    benchmark: str | None = None,
+    windows: Mapping[str, tuple[DateLike, DateLike]] | None = None,
+) -> dict[str, Any]:
+    """Return the :func:`compare` row of one book as a ``column -> value`` dict."""
+    code = benchmark or resolve_benchmark(result)
+    daily = result.daily
+    dates = daily["date"].to_numpy().astype("datetime64[D]")
+    portfolio = book_returns(result)
+    previous_equity = starting_equity(result)
+    drawdown = max_drawdown_details(portfolio, dates=dates)
+    row: dict[str, Any] = {
+        "book": result.book,
+        "strategy": result.strategy,
+        "benchmark": code,
+        "complete": result.complete,
+        "first_date": _date_or_none(dates[0]),
+        "last_date": _date_or_none(dates[-1]),
+        "sessions": int(dates.size),
+        "start_equity_cny": float(previous_equity[0]),
+        "end_equity_cny": float(daily["equity"][-1]),
+        "total_return": cumulative_return(portfolio),
+        "annualised_return": annualised_return(portfolio),
+        "annualised_volatility": _finite_or_none(annualised_volatility(portfolio)),
+        "sharpe_ratio": _finite_or_none(sharpe_ratio(portfolio)),
+        "max_drawdown": float(drawdown.depth),
+        "max_drawdown_peak": _date_or_none(drawdown.peak_date),
+        "max_drawdown_trough": _date_or_none(drawdown.trough_date),
+        "max_drawdown_recovery": _date_or_none(drawdown.recovery_date),
+    }
+    benchmark_series = None if market is None else benchmark_returns(result, market, code)
+    row["benchmark_return"] = (
+        None if benchmark_series is None else cumulative_return(benchmark_series)
+    )
+    row["excess_return"] = (
+        None if benchmark_series is None else row["total_return"] - row["benchmark_return"]
+    )
+    for label, (start, end) in (windows if windows is not None else DEFAULT_WINDOWS).items():
+        row[f"excess_{label}"] = (
+            None
+            if benchmark_series is None
+            else _window_excess(dates, portfolio, benchmark_series, start, end)
+        )
+    row["tracking_error"] = (
+        None
+        if benchmark_series is None
+        else _finite_or_none(tracking_error(portfolio, benchmark_series))
+    )
+    row["information_ratio"] = (
+        None
+        if benchmark_series is None
+        else _finite_or_none(information_ratio(portfolio, benchmark_series))
+    )
+    row |= _costs_and_trading(result, previous_equity)
+    return row
+
+
+def _costs_and_trading(result: Result, previous_equity: NDArray[np.float64]) -> dict[str, Any]:
+    daily = result.daily
+    out: dict[str, Any] = {}
+    drag = np.zeros(daily.height)
+    for kind in COST_LINES:
+        values = daily[kind].to_numpy().astype(np.float64)
+        out[f"{kind}_cny"] = float(values.sum())
+        drag += values / previous_equity
+    out["costs_cny"] = float(sum(out[f"{kind}_cny"] for kind in COST_LINES))
+    out["cost_drag"] = float(drag.sum())
+    turnover = np.nan_to_num(daily["turnover"].to_numpy().astype(np.float64), nan=0.0)
+    out["mean_daily_turnover"] = float(turnover.mean())
+    out["annualised_turnover"] = float(turnover.mean() * SESSIONS_PER_YEAR)
+    fills = result.fills
+    ordered = float(fills["order_shares"].abs().sum()) if fills.height else 0.0
+    filled = float(fills["filled_shares"].abs().sum()) if fills.height else 0.0
+    out["orders"] = int(fills.height)
+    out["fill_rate"] = filled / ordered if ordered > 0 else 1.0
+    counts = result.status_counts
+    constrained = [c for c in counts.columns if c != "date" and c not in UNCONSTRAINED_STATUSES]
+    locked = [c for c in LOCKED_STATUSES if c in counts.columns]
+    out["sessions_constrained"] = _sessions_with_any(counts, constrained)
+    out["sessions_locked"] = _sessions_with_any(counts, locked)
+    out["max_backlog_orders"] = int(daily["backlog_orders"].to_numpy().max(initial=0))
+    return out
+
+
+def _sessions_with_any(counts: pl.DataFrame, columns: list[str]) -> int:
+    if not columns or counts.height == 0:
+        return 0
+    return int((counts.select(columns).to_numpy().sum(axis=1) > 0).sum())
+
+
+def compare(
+    results: Mapping[str, Result] | Sequence[Result],
+    market: MarketData | None = None,
+    *,
+    windows: Mapping[str, tuple[DateLike, DateLike]] | None = None,
+    benchmarks: str | Mapping[str, str] | None = None,
+) -> pl.DataFrame:
+    """Return one row per book with every headline figure side by side (module docs).
+
+    Parameters
+    ----------
+    results
+        Results by book name, or a list of them (one run or several).
+    market
+        The market they ran on; without it the benchmark columns are null.
+    windows
+        ``label -> (start, end)`` inclusive dates for the ``excess_<label>`` columns (default
+        :data:`~backtest.analytics.attribution_market.DEFAULT_WINDOWS`).
+    benchmarks
+        One index code for every book, or one per book name; default: each book's parameters
+        (``benchmark``), else CSI 500.
+
+    Returns
+    -------
+    polars.DataFrame
+        Columns ``book, strategy, benchmark, complete, first_date, last_date, sessions,
+        start_equity_cny, end_equity_cny, total_return, annualised_return,
+        annualised_volatility, sharpe_ratio, max_drawdown, max_drawdown_peak,
+        max_drawdown_trough, max_drawdown_recovery, benchmark_return, excess_return,
+        excess_<window>..., tracking_error, information_ratio, impact_cny, commission_cny,
+        stamp_duty_cny, transfer_fee_cny, costs_cny, cost_drag, mean_daily_turnover,
+        annualised_turnover, orders, fill_rate, sessions_constrained, sessions_locked,
+        max_backlog_orders``. Returns are fractions (0.05 is 5 %).
+    """
+    rows = [
+        compare_row(
+            result,
+            market,
+            benchmark=resolve_benchmark(result, benchmarks),
+            windows=windows,
+        )
+        for result in as_result_list(results)
+    ]
+    schema_overrides: dict[str, pl.DataType] = {
+        name: pl.Float64()
+        for name in rows[0]
+        if name.startswith("excess_")
+        or name in ("benchmark_return", "tracking_error", "information_ratio")
+        or name in ("annualised_volatility", "sharpe_ratio")
+    }
+    date_columns = ("max_drawdown_peak", "max_drawdown_trough", "max_drawdown_recovery")
+    schema_overrides |= {name: pl.Date() for name in date_columns}
+    return pl.DataFrame(rows, schema_overrides=schema_overrides, infer_schema_length=None)

@@ -1,0 +1,402 @@
+"""The event loop: several books, one pass over one market, four phases per session.
+
+Per session, for every book (Python runs once per session per book; all per-stock work is numpy
+or the numba fill kernel):
+
+1. ``PRE_OPEN``: corporate actions (``adj_factor`` ratio scales positions and targets), T+1
+   unlock (``sellable = held``). Calendar events of futures and index reviews will hook here.
+2. ``OPEN``: the backlog's desired deltas ``target - held`` go through one
+   :func:`backtest.engine.fills.fill_orders_nb` call at the open price (or VWAP); the ledger
+   books the fills; ``on_fill`` runs. The kernel is called directly, not through the validating
+   wrapper ``fill_orders``: every input is built by the engine (int64 shares, bool flags,
+   ``sellable <= held``), so the per-session checks would only cost time.
+3. ``CLOSE``: mark to market at the close; ``on_bar(ctx)``; its cancels and targets update the
+   backlog, which executes from the next open.
+4. ``SETTLE``: the session's rows go into the book's preallocated :class:`Recorder`.
+
+A strategy that raises stops the run with a :class:`StrategyError` naming the book, the session
+and the original exception (chained); ``err.partial_result`` holds what was recorded so far.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from backtest.engine.clock import Clock, Phase
+from backtest.engine.config import EngineConfig, config_hash, to_plain
+from backtest.engine.fills import fill_orders_nb
+from backtest.engine.ledger_nb import apply_session_nb, settle_nb
+from backtest.engine.market_data import MarketData, MarketFeatures
+from backtest.engine.orders import Backlog
+from backtest.engine.portfolio import Ledger
+from backtest.engine.result import Recorder, Result
+from backtest.engine.strategy import Context, Strategy
+
+_LINES = ("impact", "commission", "stamp_duty", "transfer_fee", "buy_notional", "sell_notional")
+
+
+class StrategyError(RuntimeError):
+    """A strategy raised; the run stopped. The original exception is ``__cause__``.
+
+    Attributes
+    ----------
+    book, session_date, hook
+        Where it happened.
+    partial_result
+        The failing book's :class:`Result` up to the last completed session.
+    partial_results
+        Every book's partial result, by book name.
+    """
+
+    def __init__(
+        self,
+        *,
+        book: str,
+        session_date: Any,
+        hook: str,
+        original: BaseException,
+        partial_results: dict[str, Result],
+    ) -> None:
+        super().__init__(
+            f"strategy of book {book!r} raised in {hook} on session {session_date}: "
+            f"{type(original).__name__}: {original}"
+        )
+        self.book = book
+        self.session_date = session_date
+        self.hook = hook
+        self.partial_results = partial_results
+        self.partial_result = partial_results[book]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Book:
+    """A named strategy with its own ledger; ``initial_cash`` overrides the config's."""
+
+    name: str
+    strategy: Strategy[Any]
+    initial_cash: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ValueError("book name must be a non-empty string")
+        if self.initial_cash is not None and not self.initial_cash > 0:
+            raise ValueError(
+                f"book {self.name!r}: initial_cash must be > 0, got {self.initial_cash}"
+            )
+
+
+class _BookState:
+    """Everything the engine keeps for one book during a run."""
+
+    def __init__(
+        self,
+        book: Book,
+        market: MarketData,
+        features: MarketFeatures,
+        cash: float,
+        lot_size: np.ndarray,
+        min_lot: np.ndarray,
+    ) -> None:
+        days, n = market.shape
+        self.book = book
+        self.ledger = Ledger(n=n, cash=cash)
+        self.backlog = Backlog(n)
+        self.recorder = Recorder(days=days, n=n)
+        self.context = Context(
+            book=book.name,
+            market=market,
+            features=features,
+            ledger=self.ledger,
+            backlog=self.backlog,
+            lot_size=lot_size,
+            min_lot=min_lot,
+        )
+        self.session_lines: dict[str, float] = dict.fromkeys(_LINES, 0.0)
+        self.previous_equity = cash
+        self.wants_fills = type(book.strategy).on_fill is not Strategy.on_fill
+
+
+def _as_books(books: Mapping[str, Strategy[Any]] | Sequence[Book]) -> list[Book]:
+    if isinstance(books, Mapping):
+        out = [Book(name=name, strategy=strategy) for name, strategy in books.items()]
+    else:
+        out = list(books)
+    names = [b.name for b in out]
+    if not out:
+        raise ValueError("give at least one book (a name -> Strategy mapping or Book list)")
+    if len(set(names)) != len(names):
+        raise ValueError(f"book names must be unique, got {names}")
+    if len({id(b.strategy) for b in out}) != len(out):
+        raise ValueError(
+            "each book needs its own Strategy instance (strategies may keep state); "
+            "create one instance per book"
+        )
+    return out
+
+
+class Engine:
+    """Run books over a market with one :class:`EngineConfig`.
+
+    >>> import numpy as np
+    >>> from backtest.engine.market_data import MarketData
+    >>> class Hold(Strategy[None]):
+    ...     def on_bar(self, ctx):
+    ...         ctx.order_target_weights({"600000": 0.5})
+    >>> market = MarketData.from_arrays(
+    ...     dates=["2024-02-05", "2024-02-06", "2024-02-07"], symbols=["600000"],
+    ...     close=np.array([[10.0], [10.2], [10.4]]), volume=np.full((3, 1), 1e7))
+    >>> result = Engine(EngineConfig(initial_cash=1e6)).run(market, {"hold": Hold(None)})["hold"]
+    >>> result.positions["shares"].to_list()
+    [50000, 48900]
+    """
+
+    def __init__(self, config: EngineConfig | None = None) -> None:
+        self.config = config if config is not None else EngineConfig()
+
+    def run(
+        self, market: MarketData, books: Mapping[str, Strategy[Any]] | Sequence[Book]
+    ) -> dict[str, Result]:
+        """Run every book over every session of ``market``; return results by book name."""
+        run = _Run(self.config, market, _as_books(books))
+        run.start()
+        phases = {
+            Phase.PRE_OPEN: run.pre_open,
+            Phase.OPEN: run.open,
+            Phase.CLOSE: run.close,
+            Phase.SETTLE: run.settle,
+        }
+        for session_index, phase in Clock(market.dates):
+            phases[phase](session_index)
+        return run.end()
+
+
+class _Run:
+    """One pass of the engine over a market: the per-phase work of every book."""
+
+    def __init__(self, config: EngineConfig, market: MarketData, books: list[Book]) -> None:
+        self.config = config
+        self.market = market
+        self.features = market.features(
+            volatility_window=config.volatility_window, adv_window=config.adv_window
+        )
+        rules = config.rules
+        self.rules = rules
+        self.lot_size, self.min_lot = (
+            np.ascontiguousarray(a, dtype=np.int64) for a in rules.lot_arrays(market.board_codes)
+        )
+        self.days, self.n = market.shape
+        self.stamp_rates = [rules.stamp_duty_rate(d.item()) for d in market.dates]
+        self.transfer_rates = [rules.transfer_fee_rate(d.item()) for d in market.dates]
+        self.reference = market["open"] if config.execution_price == "open" else self.features.vwap
+        self.no_volatility = np.full(self.n, np.nan)
+        self.data_range = market.data_range()
+        self.states = [
+            _BookState(
+                b,
+                market,
+                self.features,
+                b.initial_cash if b.initial_cash is not None else config.initial_cash,
+                self.lot_size,
+                self.min_lot,
+            )
+            for b in books
+        ]
+
+    # ------------------------------------------------------------------ strategy calls
+    def call(self, state: _BookState, hook: str, t: int, *args: Any) -> None:
+        """Call a strategy hook; wrap its exception in a StrategyError with partial results."""
+        try:
+            getattr(state.book.strategy, hook)(state.context, *args)
+        except Exception as exc:
+            date = self.market.dates[max(t, 0)] if self.days else None
+            raise StrategyError(
+                book=state.book.name,
+                session_date=date,
+                hook=hook,
+                original=exc,
+                partial_results=self.results(complete=False),
+            ) from exc
+
+    def start(self) -> None:
+        for state in self.states:
+            state.context._move(-1, 0)
+            self.call(state, "on_start", 0)
+            _take_requests(state)
+
+    def end(self) -> dict[str, Result]:
+        for state in self.states:
+            self.call(state, "on_end", self.days - 1)
+        return self.results(complete=True)
+
+    # ------------------------------------------------------------------ phases
+    def pre_open(self, t: int) -> None:
+        """Corporate actions, then T+1 unlock.
+
+        Calendar events (futures expiry and rolls, index reviews, margin and financing
+        accruals) belong here, before the unlock; none exist yet.
+        """
+        ratio = None
+        if t > 0:
+            adj = self.market["adj_factor"]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                step = adj[t] / adj[t - 1]
+            if bool(np.any(np.isfinite(step) & (step != 1.0))):
+                ratio = np.where(np.isfinite(step), step, 1.0)
+        for state in self.states:
+            if ratio is not None:
+                state.ledger.apply_share_ratio(ratio, self.features.mark[t - 1])
+                state.backlog.scale(ratio)
+            state.ledger.unlock()
+            state.session_lines = dict.fromkeys(_LINES, 0.0)
+
+    def open(self, t: int) -> None:
+        """Each book's backlog through one fill-kernel call; book the fills; ``on_fill``."""
+        market, features, config, rules = self.market, self.features, self.config, self.rules
+        volatility = features.volatility[t - 1] if t > 0 else self.no_volatility
+        day_volume = np.nan_to_num(market["volume"][t], nan=0.0)
+        reference = self.reference[t]
+        for state in self.states:
+            ledger, backlog, recorder = state.ledger, state.backlog, state.recorder
+            orders = backlog.orders(ledger.positions)
+            if not orders.any():
+                continue
+            filled, price, impact, commission, stamp, transfer, status, _ = fill_orders_nb(
+                orders,
+                ledger.positions,
+                ledger.sellable,
+                reference,
+                market["limit_up"][t],
+                market["limit_down"][t],
+                features.locked_up[t],
+                features.locked_down[t],
+                market["suspended"][t],
+                day_volume,
+                volatility,
+                self.lot_size,
+                self.min_lot,
+                max(ledger.cash, 0.0),
+                config.participation_cap,
+                config.impact_coefficient,
+                config.fallback_volatility,
+                rules.commission_rate,
+                rules.min_commission_cny,
+                self.stamp_rates[t],
+                self.transfer_rates[t],
+            )
+            rows_int, rows_float, rows_status, row_start = recorder.fill_buffers(self.n)
+            row_end, cash_delta, lines = apply_session_nb(
+                t,
+                orders,
+                reference,
+                filled,
+                price,
+                impact,
+                commission,
+                stamp,
+                transfer,
+                status,
+                ledger.positions,
+                ledger.sellable,
+                backlog.target_shares,
+                backlog.active,
+                backlog.age,
+                rows_int,
+                rows_float,
+                rows_status,
+                row_start,
+            )
+            state.session_lines = ledger.book_session(cash_delta, lines)
+            recorder.commit_fills(t, row_end)
+            if state.wants_fills:
+                state.context._move(t, t)
+                self.call(state, "on_fill", t, recorder.session_fills(row_start, row_end))
+
+    def close(self, t: int) -> None:
+        """``on_bar`` of each book with history up to today's close; queue its targets."""
+        for state in self.states:
+            state.context._move(t, t + 1)
+            self.call(state, "on_bar", t)
+            _take_requests(state)
+
+    def settle(self, t: int) -> None:
+        """Record the session's rows of every book (preallocated arrays)."""
+        mark = self.features.mark[t]
+        for state in self.states:
+            ledger, recorder, backlog = state.ledger, state.recorder, state.backlog
+            holdings, n_positions, n_backlog = settle_nb(
+                ledger.positions,
+                mark,
+                backlog.target_shares,
+                backlog.active,
+                backlog.age,
+                recorder.positions[t],
+                recorder.backlog_shares[t],
+                recorder.backlog_age[t],
+            )
+            equity = ledger.cash + holdings
+            lines = state.session_lines
+            daily = recorder.daily
+            daily["equity"][t] = equity
+            daily["cash"][t] = ledger.cash
+            daily["holdings_value"][t] = holdings
+            daily["gross_exposure"][t] = holdings / equity if equity > 0 else np.nan
+            for kind, value in lines.items():
+                daily[kind][t] = value
+            traded = lines["buy_notional"] + lines["sell_notional"]
+            previous = state.previous_equity
+            daily["turnover"][t] = traded / 2.0 / previous if previous > 0 else np.nan
+            state.previous_equity = equity
+            recorder.n_positions[t] = n_positions
+            recorder.backlog_orders[t] = n_backlog
+            recorder.sessions_done = t + 1
+
+    # ------------------------------------------------------------------ results
+    def results(self, complete: bool) -> dict[str, Result]:
+        """Every book's result over the sessions recorded so far."""
+        out = {}
+        for state in self.states:
+            book = state.book
+            # a book's own initial cash is part of its config (and of its hash)
+            book_config = (
+                self.config
+                if book.initial_cash is None
+                else dataclasses.replace(self.config, initial_cash=book.initial_cash)
+            )
+            out[book.name] = state.recorder.result(
+                book=book.name,
+                strategy=type(book.strategy).__name__,
+                params=to_plain(book.strategy.params),
+                config=to_plain(book_config),
+                data_range=self.data_range,
+                run_hash=config_hash(book_config, book.strategy.params, self.data_range),
+                dates=self.market.dates,
+                symbols=self.market.symbols,
+                mark=self.features.mark,
+                complete=complete,
+            )
+        return out
+
+
+def _take_requests(state: _BookState) -> None:
+    """Apply a book's cancels, then its new targets, to its backlog."""
+    cancel, order = state.context._take_requests()
+    if cancel is not None:
+        state.backlog.cancel(cancel)
+    if order is not None:
+        state.backlog.replace(order, state.ledger.positions)
+
+
+def run_backtest(
+    market: MarketData,
+    strategy: Strategy[Any],
+    *,
+    config: EngineConfig | None = None,
+    book: str = "book",
+) -> Result:
+    """Run one strategy as one book and return its result."""
+    return Engine(config).run(market, {book: strategy})[book]

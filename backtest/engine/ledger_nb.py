@@ -1,0 +1,326 @@
+"""Bookkeeping kernels of the engine's hot path, each with a plain-Python twin.
+
+``*_nb`` functions take arrays and scalars and return arrays (vectorbt's kernel habit); the
+``*_py`` twin does the same float operations in the same order, and a hypothesis test holds
+them equal to the bit (tests/test_ledger_kernels.py).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def holdings_value_nb(positions: np.ndarray, mark: np.ndarray) -> float:
+    """``sum(positions[i] * mark[i])`` over held symbols, summed in index order (CNY)."""
+    total = 0.0
+    for i in range(positions.shape[0]):
+        if positions[i] != 0:
+            total += positions[i] * mark[i]
+    return total
+
+
+def holdings_value_py(positions: np.ndarray, mark: np.ndarray) -> float:
+    """Plain-Python twin of :func:`holdings_value_nb`."""
+    total = 0.0
+    for i in range(positions.shape[0]):
+        if positions[i] != 0:
+            total += float(positions[i]) * float(mark[i])
+    return total
+
+
+@njit(cache=True)
+def targets_from_weights_nb(
+    weights: np.ndarray,
+    mark: np.ndarray,
+    equity: float,
+    held: np.ndarray,
+    lot_size: np.ndarray,
+    min_lot: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Turn target weights into target shares (whole lots); NaN weight = symbol not set.
+
+    ``raw = weight * max(equity, 0) / mark`` (0 when the mark is not > 0);
+    ``target = floor(raw / lot) * lot``; if ``target > 0`` the delta ``target - held`` is
+    rounded toward zero to whole lots (so an odd-lot position is not chased by a sub-lot order),
+    and a buy delta below ``min_lot`` keeps the position (``target = held``). A target of 0 sells
+    everything, odd lots included. Returns ``(target_shares int64, is_set bool)``.
+    """
+    n = weights.shape[0]
+    target = np.zeros(n, dtype=np.int64)
+    is_set = np.zeros(n, dtype=np.bool_)
+    budget = equity if equity > 0.0 else 0.0
+    for i in range(n):
+        w = weights[i]
+        if w != w:
+            continue
+        is_set[i] = True
+        price = mark[i]
+        shares = 0
+        if price > 0.0:
+            lot = lot_size[i]
+            shares = np.int64(math.floor(w * budget / price / lot)) * lot
+            if shares > 0:
+                delta = shares - held[i]
+                if delta >= 0:
+                    step = (delta // lot) * lot
+                else:
+                    step = -((-delta // lot) * lot)
+                shares = held[i] + step
+                if 0 < step < min_lot[i]:
+                    shares = held[i]
+        target[i] = shares
+    return target, is_set
+
+
+def targets_from_weights_py(
+    weights: np.ndarray,
+    mark: np.ndarray,
+    equity: float,
+    held: np.ndarray,
+    lot_size: np.ndarray,
+    min_lot: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Plain-Python twin of :func:`targets_from_weights_nb`."""
+    n = weights.shape[0]
+    target = np.zeros(n, dtype=np.int64)
+    is_set = np.zeros(n, dtype=bool)
+    budget = equity if equity > 0.0 else 0.0
+    for i in range(n):
+        w = float(weights[i])
+        if w != w:
+            continue
+        is_set[i] = True
+        price = float(mark[i])
+        shares = 0
+        if price > 0.0:
+            lot = int(lot_size[i])
+            shares = math.floor(w * budget / price / lot) * lot
+            if shares > 0:
+                delta = shares - int(held[i])
+                step = (delta // lot) * lot if delta >= 0 else -((-delta // lot) * lot)
+                shares = int(held[i]) + step
+                if 0 < step < int(min_lot[i]):
+                    shares = int(held[i])
+        target[i] = shares
+    return target, is_set
+
+
+@njit(cache=True)
+def apply_session_nb(
+    session_index: int,
+    orders: np.ndarray,
+    reference_price: np.ndarray,
+    filled_shares: np.ndarray,
+    fill_price: np.ndarray,
+    impact: np.ndarray,
+    commission: np.ndarray,
+    stamp_duty: np.ndarray,
+    transfer_fee: np.ndarray,
+    status: np.ndarray,
+    positions: np.ndarray,
+    sellable: np.ndarray,
+    target: np.ndarray,
+    active: np.ndarray,
+    age: np.ndarray,
+    rows_int: np.ndarray,
+    rows_float: np.ndarray,
+    rows_status: np.ndarray,
+    row_start: int,
+) -> tuple[int, float, np.ndarray]:
+    """Book one open's fill-kernel output into a book's ledger, backlog and fill records.
+
+    For every symbol with an order (``orders[i] != 0``), in index order:
+
+    - ledger: ``positions += filled``; sells also reduce ``sellable`` (buys do not: T+1);
+      ``cash_delta -= filled * fill_price + commission + stamp_duty + transfer_fee``;
+    - backlog: the entry retires when ``positions == target``, else its age grows by 1;
+    - record: one row (session, symbol, order, filled | reference, fill price, impact,
+      commission, stamp duty, transfer fee | status) appended at ``row_start`` (the caller
+      guarantees ``n`` free rows).
+
+    Active entries without an order (their target equals the position) retire. Returns
+    ``(row_end, cash_delta, lines)`` with ``lines = [impact, commission, stamp_duty,
+    transfer_fee, buy_notional, sell_notional]`` of the session (CNY).
+    """
+    lines = np.zeros(6)
+    cash_delta = 0.0
+    row = row_start
+    for i in range(orders.shape[0]):
+        order = orders[i]
+        if order == 0:
+            if active[i]:
+                active[i] = False
+                age[i] = 0
+            continue
+        filled = filled_shares[i]
+        fees = commission[i] + stamp_duty[i] + transfer_fee[i]
+        if filled != 0:
+            notional = filled * fill_price[i]
+            cash_delta -= notional + fees
+            if filled > 0:
+                lines[4] += notional
+            else:
+                lines[5] -= notional
+                sellable[i] += filled
+            positions[i] += filled
+        else:
+            cash_delta -= fees
+        lines[0] += impact[i]
+        lines[1] += commission[i]
+        lines[2] += stamp_duty[i]
+        lines[3] += transfer_fee[i]
+        if positions[i] == target[i]:
+            active[i] = False
+            age[i] = 0
+        else:
+            age[i] += 1
+        rows_int[0, row] = session_index
+        rows_int[1, row] = i
+        rows_int[2, row] = order
+        rows_int[3, row] = filled
+        rows_float[0, row] = reference_price[i]
+        rows_float[1, row] = fill_price[i]
+        rows_float[2, row] = impact[i]
+        rows_float[3, row] = commission[i]
+        rows_float[4, row] = stamp_duty[i]
+        rows_float[5, row] = transfer_fee[i]
+        rows_status[row] = status[i]
+        row += 1
+    return row, cash_delta, lines
+
+
+def apply_session_py(
+    session_index: int,
+    orders: np.ndarray,
+    reference_price: np.ndarray,
+    filled_shares: np.ndarray,
+    fill_price: np.ndarray,
+    impact: np.ndarray,
+    commission: np.ndarray,
+    stamp_duty: np.ndarray,
+    transfer_fee: np.ndarray,
+    status: np.ndarray,
+    positions: np.ndarray,
+    sellable: np.ndarray,
+    target: np.ndarray,
+    active: np.ndarray,
+    age: np.ndarray,
+    rows_int: np.ndarray,
+    rows_float: np.ndarray,
+    rows_status: np.ndarray,
+    row_start: int,
+) -> tuple[int, float, np.ndarray]:
+    """Plain-Python twin of :func:`apply_session_nb`."""
+    lines = [0.0] * 6
+    cash_delta = 0.0
+    row = row_start
+    for i in range(orders.shape[0]):
+        order = int(orders[i])
+        if order == 0:
+            if active[i]:
+                active[i] = False
+                age[i] = 0
+            continue
+        filled = int(filled_shares[i])
+        fees = float(commission[i]) + float(stamp_duty[i]) + float(transfer_fee[i])
+        if filled != 0:
+            notional = filled * float(fill_price[i])
+            cash_delta -= notional + fees
+            if filled > 0:
+                lines[4] += notional
+            else:
+                lines[5] -= notional
+                sellable[i] += filled
+            positions[i] += filled
+        else:
+            cash_delta -= fees
+        lines[0] += float(impact[i])
+        lines[1] += float(commission[i])
+        lines[2] += float(stamp_duty[i])
+        lines[3] += float(transfer_fee[i])
+        if positions[i] == target[i]:
+            active[i] = False
+            age[i] = 0
+        else:
+            age[i] += 1
+        rows_int[:, row] = (session_index, i, order, filled)
+        rows_float[:, row] = (
+            reference_price[i],
+            fill_price[i],
+            impact[i],
+            commission[i],
+            stamp_duty[i],
+            transfer_fee[i],
+        )
+        rows_status[row] = status[i]
+        row += 1
+    return row, cash_delta, np.array(lines)
+
+
+@njit(cache=True)
+def settle_nb(
+    positions: np.ndarray,
+    mark: np.ndarray,
+    target: np.ndarray,
+    active: np.ndarray,
+    age: np.ndarray,
+    positions_row: np.ndarray,
+    backlog_row: np.ndarray,
+    age_row: np.ndarray,
+) -> tuple[float, int, int]:
+    """Record a session's close: positions, backlog (``target - held`` of active entries), ages.
+
+    Writes the three rows in place; returns ``(holdings_value, n_positions, n_backlog)`` with
+    ``holdings_value`` summed in index order as in :func:`holdings_value_nb`.
+    """
+    holdings = 0.0
+    n_positions = 0
+    n_backlog = 0
+    for i in range(positions.shape[0]):
+        held = positions[i]
+        positions_row[i] = held
+        if held != 0:
+            holdings += held * mark[i]
+            n_positions += 1
+        remaining = target[i] - held if active[i] else 0
+        backlog_row[i] = remaining
+        if remaining != 0:
+            age_row[i] = age[i]
+            n_backlog += 1
+        else:
+            age_row[i] = 0
+    return holdings, n_positions, n_backlog
+
+
+def settle_py(
+    positions: np.ndarray,
+    mark: np.ndarray,
+    target: np.ndarray,
+    active: np.ndarray,
+    age: np.ndarray,
+    positions_row: np.ndarray,
+    backlog_row: np.ndarray,
+    age_row: np.ndarray,
+) -> tuple[float, int, int]:
+    """Plain-Python twin of :func:`settle_nb`."""
+    holdings = 0.0
+    n_positions = 0
+    n_backlog = 0
+    for i in range(positions.shape[0]):
+        held = int(positions[i])
+        positions_row[i] = held
+        if held != 0:
+            holdings += held * float(mark[i])
+            n_positions += 1
+        remaining = int(target[i]) - held if active[i] else 0
+        backlog_row[i] = remaining
+        if remaining != 0:
+            age_row[i] = age[i]
+            n_backlog += 1
+        else:
+            age_row[i] = 0
+    return holdings, n_positions, n_backlog

@@ -1,0 +1,485 @@
+"""The dense market the engine runs on: (days x symbols) arrays loaded once.
+
+A :class:`MarketData` holds every bar field as a C-ordered ``(days, n)`` array (float64, NaN
+where a stock has no bar; bool flags False where no bar), the board code of each symbol, index
+weights per index code (dense, 0 where not a member) and index closes. It is built once per run
+from a :class:`~backtest.market.store.Store` (:meth:`MarketData.from_store`) or directly from
+arrays (:meth:`MarketData.from_arrays`, for tests and synthetic markets). All arrays are
+read-only; a session's row is a contiguous view, so the engine feeds kernels without copies.
+
+Derived arrays (:class:`MarketFeatures`) are computed vectorised once per run:
+
+- ``adj_close = close * adj_factor`` (backward-adjusted closes, comparable across splits);
+- ``volatility[t]``: population std of the daily returns of ``adj_close`` over the
+  ``volatility_window`` sessions ending at ``t`` (NaN with fewer than half the window valid);
+- ``adv[t]``: mean volume over the ``adv_window`` sessions ending at ``t`` (same NaN rule);
+- ``vwap = amount / volume`` where volume > 0, else the typical price (O+H+L+C)/4 when the
+  amount is missing (a documented stand-in), else NaN;
+- ``mark = close`` carried forward over missing bars (0 before the first bar): the price a
+  position is marked at;
+- lock flags, "close locked": ``locked_down = close <= limit_down`` and
+  ``locked_up = close >= limit_up`` (within half a hundredth of a tick). A daily bar cannot show
+  whether the book would have traded before the lock; a session that *closes* locked is taken as
+  blocked for the whole session, which is how the 2024 crash's sell backlogs formed (a stock
+  that opened at the limit and never left it has ``high == low == limit`` and is caught too).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from backtest.engine.rules import BOARD_CODES
+from backtest.market.schema import INDEX_CODES, board_of
+from backtest.market.store import Panel
+
+FLOAT_FIELDS: tuple[str, ...] = (
+    "open",
+    "high",
+    "low",
+    "close",
+    "pre_close",
+    "volume",
+    "amount",
+    "limit_up",
+    "limit_down",
+    "float_cap",
+    "total_cap",
+    "adj_factor",
+)
+BOOL_FIELDS: tuple[str, ...] = ("suspended", "is_st")
+_LOCK_TOLERANCE_CNY = 5e-5
+_FIELDS_PER_QUERY = 3
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    out = np.ascontiguousarray(array)
+    if out is array:
+        out = array.view()
+    out.flags.writeable = False
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class MarketFeatures:
+    """Arrays derived from a :class:`MarketData` for given windows (see the module docs)."""
+
+    volatility_window: int
+    adv_window: int
+    adj_close: np.ndarray
+    volatility: np.ndarray
+    adv: np.ndarray
+    vwap: np.ndarray
+    mark: np.ndarray
+    locked_up: np.ndarray
+    locked_down: np.ndarray
+
+
+@njit(cache=True)
+def rolling_moment_nb(values: np.ndarray, window: int, moment: int) -> np.ndarray:
+    """Rolling mean (``moment=1``) or population std (``moment=2``) over ``window`` rows.
+
+    One pass of running sums, rows outer (C-order streaming). With ``c`` valid values in the
+    window, ``mean = s1 / c`` and ``std = sqrt(max(s2 / c - mean**2, 0))``; a window with fewer
+    than ``(window + 1) // 2`` valid values gives NaN. NaN values are skipped. Plain-Python
+    twin: :func:`rolling_moment_py`.
+    """
+    days, n = values.shape
+    out = np.full((days, n), np.nan)
+    s1 = np.zeros(n)
+    s2 = np.zeros(n)
+    count = np.zeros(n, dtype=np.int64)
+    need = (window + 1) // 2
+    for t in range(days):
+        for j in range(n):
+            x = values[t, j]
+            if x == x:
+                s1[j] += x
+                s2[j] += x * x
+                count[j] += 1
+            if t >= window:
+                old = values[t - window, j]
+                if old == old:
+                    s1[j] -= old
+                    s2[j] -= old * old
+                    count[j] -= 1
+            c = count[j]
+            if c >= need and c > 0:
+                m = s1[j] / c
+                if moment == 1:
+                    out[t, j] = m
+                else:
+                    variance = s2[j] / c - m * m
+                    out[t, j] = np.sqrt(variance) if variance > 0.0 else 0.0
+    return out
+
+
+def rolling_moment_py(values: np.ndarray, window: int, moment: int) -> np.ndarray:
+    """Plain-Python twin of :func:`rolling_moment_nb` (same operations, same order)."""
+    days, n = values.shape
+    out = np.full((days, n), np.nan)
+    s1 = [0.0] * n
+    s2 = [0.0] * n
+    count = [0] * n
+    need = (window + 1) // 2
+    for t in range(days):
+        for j in range(n):
+            x = float(values[t, j])
+            if x == x:
+                s1[j] += x
+                s2[j] += x * x
+                count[j] += 1
+            if t >= window:
+                old = float(values[t - window, j])
+                if old == old:
+                    s1[j] -= old
+                    s2[j] -= old * old
+                    count[j] -= 1
+            c = count[j]
+            if c >= need and c > 0:
+                m = s1[j] / c
+                if moment == 1:
+                    out[t, j] = m
+                else:
+                    variance = s2[j] / c - m * m
+                    out[t, j] = math.sqrt(variance) if variance > 0.0 else 0.0
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class MarketData:
+    """Dense, read-only market arrays for one date range (see the module docs).
+
+    Build with :meth:`from_store` or :meth:`from_arrays`; ``fields[name]`` is a ``(days, n)``
+    array for each name of ``FLOAT_FIELDS`` and ``BOOL_FIELDS``.
+    """
+
+    dates: np.ndarray
+    symbols: np.ndarray
+    board_codes: np.ndarray
+    fields: Mapping[str, np.ndarray]
+    index_weights: Mapping[str, np.ndarray] = field(default_factory=dict)
+    index_closes: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(days, n)``."""
+        return (int(self.dates.size), int(self.symbols.size))
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        try:
+            return self.fields[name]
+        except KeyError:
+            raise KeyError(
+                f"market data has no field {name!r}; fields are {sorted(self.fields)}"
+            ) from None
+
+    def data_range(self) -> dict[str, Any]:
+        """First and last session and the symbol count, for run hashes."""
+        days, n = self.shape
+        return {
+            "first": str(self.dates[0]) if days else None,
+            "last": str(self.dates[-1]) if days else None,
+            "sessions": days,
+            "symbols": n,
+        }
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_arrays(
+        cls,
+        *,
+        dates: Sequence[Any] | np.ndarray,
+        symbols: Sequence[str] | np.ndarray,
+        close: np.ndarray,
+        boards: Sequence[str] | None = None,
+        index_weights: Mapping[str, np.ndarray] | None = None,
+        index_closes: Mapping[str, np.ndarray] | None = None,
+        **arrays: np.ndarray,
+    ) -> MarketData:
+        """Build from ``(days, n)`` arrays; only ``close`` is required.
+
+        Missing fields default to: open/high/low = close; pre_close = the previous close;
+        volume NaN (no trading: give volumes for anything to fill); amount, limits and caps NaN
+        (no limit); adj_factor 1; flags False. Missing constant fields are read-only broadcast
+        arrays (no memory). Given float64 C-ordered arrays are used **without a copy** (the
+        market's view of them is read-only): do not modify them afterwards.
+        ``boards`` defaults to each symbol's board from its code (:func:`board_of`).
+
+        >>> market = MarketData.from_arrays(
+        ...     dates=["2024-02-05", "2024-02-06"], symbols=["600000", "688981"],
+        ...     close=np.array([[10.0, 50.0], [10.5, 49.0]]), volume=np.full((2, 2), 1e6))
+        >>> market.shape, market["pre_close"][1].tolist(), market.board_codes.tolist()
+        ((2, 2), [10.0, 50.0], [0, 2])
+        """
+        day_axis = np.asarray(dates, dtype="datetime64[D]")
+        symbol_axis = np.array([str(s) for s in symbols], dtype=object)
+        shape = (day_axis.size, symbol_axis.size)
+        if len(set(symbol_axis.tolist())) != symbol_axis.size:
+            raise ValueError("symbols must be unique; remove the duplicate symbols")
+        if day_axis.size > 1 and not bool(np.all(day_axis[1:] > day_axis[:-1])):
+            raise ValueError("dates must be strictly increasing sessions")
+        unknown = sorted(set(arrays) - set(FLOAT_FIELDS) - set(BOOL_FIELDS))
+        if unknown:
+            raise ValueError(
+                f"unknown fields {unknown}; fields are {list(FLOAT_FIELDS + BOOL_FIELDS)}"
+            )
+        given: dict[str, np.ndarray] = {"close": close, **arrays}
+        for name, array in given.items():
+            if np.shape(array) != shape:
+                raise ValueError(
+                    f"field {name!r} has shape {np.shape(array)}; expected (days, symbols) = "
+                    f"{shape}"
+                )
+        close64 = np.asarray(close, dtype=np.float64)
+        pre_close = np.full(shape, np.nan)
+        pre_close[1:] = close64[:-1]
+        defaults: dict[str, np.ndarray] = {
+            "open": close64,
+            "high": close64,
+            "low": close64,
+            "pre_close": pre_close,
+            "adj_factor": np.broadcast_to(np.float64(1.0), shape),
+        }
+        out: dict[str, np.ndarray] = {}
+        # a missing field is a read-only broadcast constant: no memory for (days x n) NaNs
+        for name in FLOAT_FIELDS:
+            source = given.get(name, defaults.get(name))
+            out[name] = (
+                np.broadcast_to(np.float64(np.nan), shape)
+                if source is None
+                else _read_only(np.asarray(source, dtype=np.float64))
+            )
+        for name in BOOL_FIELDS:
+            source = given.get(name)
+            out[name] = (
+                np.broadcast_to(np.False_, shape)
+                if source is None
+                else _read_only(np.asarray(source, dtype=bool))
+            )
+        board_names = (
+            [board_of(s)[1] for s in symbol_axis.tolist()] if boards is None else list(boards)
+        )
+        if len(board_names) != shape[1]:
+            raise ValueError(f"boards has {len(board_names)} entries; expected {shape[1]}")
+        bad = sorted({b for b in board_names if b not in BOARD_CODES})
+        if bad:
+            raise ValueError(f"unknown boards {bad}; boards are {list(BOARD_CODES)}")
+        weights = {
+            code: _read_only(np.array(w, dtype=np.float64))
+            for code, w in (index_weights or {}).items()
+        }
+        for code, w in weights.items():
+            if w.shape != shape:
+                raise ValueError(f"index_weights[{code!r}] has shape {w.shape}; expected {shape}")
+        closes = {
+            code: _read_only(np.array(c, dtype=np.float64))
+            for code, c in (index_closes or {}).items()
+        }
+        for code, c in closes.items():
+            if c.shape != (shape[0],):
+                raise ValueError(
+                    f"index_closes[{code!r}] has shape {c.shape}; expected ({shape[0]},)"
+                )
+        return cls(
+            dates=_read_only(day_axis),
+            symbols=_read_only(symbol_axis),
+            board_codes=_read_only(np.array([BOARD_CODES[b] for b in board_names], dtype=np.int8)),
+            fields=out,
+            index_weights=weights,
+            index_closes=closes,
+        )
+
+    @classmethod
+    def from_store(
+        cls,
+        store: Any,
+        *,
+        start: Any = None,
+        end: Any = None,
+        symbols: Sequence[str] | None = None,
+        index_codes: Sequence[str] = INDEX_CODES,
+    ) -> MarketData:
+        """Load a date range from a :class:`~backtest.market.store.Store` (one query per table).
+
+        Index codes without weights in the store get no entry in ``index_weights``; index codes
+        without bars get no entry in ``index_closes``.
+        """
+        # a few fields per query: the transient Arrow table stays small (peak memory)
+        names = list(FLOAT_FIELDS + BOOL_FIELDS)
+        values: dict[str, np.ndarray] = {}
+        for first in range(0, len(names), _FIELDS_PER_QUERY):
+            part = store.panel(names[first : first + _FIELDS_PER_QUERY], start, end, symbols)
+            values.update(part.values)
+        panel = Panel(part.dates, part.symbols, values)
+        if panel.shape[0] == 0:
+            raise ValueError(
+                f"the store has no sessions between {start} and {end}; build or import a market "
+                "first (backtest data build) or widen the range"
+            )
+        instruments = store.instruments()
+        board_by_symbol = dict(
+            zip(instruments["symbol"].to_list(), instruments["board"].to_list(), strict=True)
+        )
+        boards = [board_by_symbol[s] for s in panel.symbols.tolist()]
+        weights: dict[str, np.ndarray] = {}
+        for code in index_codes:
+            wpanel = store.index_weight_panel(code, start, end, panel.symbols.tolist())
+            if np.any(wpanel.values["weight"] > 0):
+                weights[code] = wpanel.values["weight"]
+        closes: dict[str, np.ndarray] = {}
+        if list(index_codes):
+            bars = store.read(
+                "index_bars",
+                start=start,
+                end=end,
+                columns=["date", "index_code", "close"],
+                where={"index_code": list(index_codes)},
+            )
+            positions = {d: i for i, d in enumerate(panel.dates.astype("datetime64[D]").tolist())}
+            for code in index_codes:
+                rows = bars.filter(bars["index_code"] == code)
+                if rows.height == 0:
+                    continue
+                series = np.full(panel.shape[0], np.nan)
+                for day, value in zip(rows["date"].to_list(), rows["close"].to_list(), strict=True):
+                    series[positions[day]] = value
+                closes[code] = series
+        volume = panel.values["volume"]
+        return cls.from_arrays(
+            dates=panel.dates,
+            symbols=panel.symbols,
+            boards=boards,
+            index_weights=weights,
+            index_closes=closes,
+            **{name: panel.values[name] for name in FLOAT_FIELDS if name != "volume"},
+            volume=volume,
+            **{name: panel.values[name] for name in BOOL_FIELDS},
+        )
+
+    # ------------------------------------------------------------------ derived arrays
+    def features(self, *, volatility_window: int = 20, adv_window: int = 20) -> MarketFeatures:
+        """Compute the derived arrays (see the module docs) for the given windows."""
+        f = self.fields
+        adj_close, returns, vwap, mark, locked_up, locked_down = derive_nb(
+            f["open"],
+            f["high"],
+            f["low"],
+            f["close"],
+            f["adj_factor"],
+            f["volume"],
+            f["amount"],
+            f["limit_up"],
+            f["limit_down"],
+        )
+        volatility = rolling_moment_nb(returns, volatility_window, 2)
+        del returns
+        adv = rolling_moment_nb(f["volume"], adv_window, 1)
+        return MarketFeatures(
+            volatility_window=volatility_window,
+            adv_window=adv_window,
+            adj_close=_read_only(adj_close),
+            volatility=_read_only(volatility),
+            adv=_read_only(adv),
+            vwap=_read_only(vwap),
+            mark=_read_only(mark),
+            locked_up=_read_only(locked_up),
+            locked_down=_read_only(locked_down),
+        )
+
+
+@njit(cache=True)
+def derive_nb(
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    adj_factor: np.ndarray,
+    volume: np.ndarray,
+    amount: np.ndarray,
+    limit_up: np.ndarray,
+    limit_down: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Derive adj_close, returns, vwap, mark and lock flags in one pass (module docs).
+
+    ``returns[t] = adj_close[t] / adj_close[t-1] - 1`` (NaN at t = 0 or without both bars);
+    ``vwap = amount / volume`` if volume > 0 (typical price when amount is NaN), else NaN;
+    ``mark`` carries the last close forward (0 before the first); ``locked_down = close <=
+    limit_down + 5e-5`` and ``locked_up = close >= limit_up - 5e-5`` (False where no limit).
+    Plain-Python twin: :func:`derive_py`.
+    """
+    days, n = close.shape
+    adj_close = np.empty((days, n))
+    returns = np.full((days, n), np.nan)
+    vwap = np.full((days, n), np.nan)
+    mark = np.zeros((days, n))
+    locked_up = np.zeros((days, n), dtype=np.bool_)
+    locked_down = np.zeros((days, n), dtype=np.bool_)
+    for t in range(days):
+        for j in range(n):
+            c = close[t, j]
+            adj = c * adj_factor[t, j]
+            adj_close[t, j] = adj
+            if t > 0:
+                previous = adj_close[t - 1, j]
+                returns[t, j] = adj / previous - 1.0 if previous != 0.0 else np.nan
+                mark[t, j] = c if c == c else mark[t - 1, j]
+            elif c == c:
+                mark[t, j] = c
+            v = volume[t, j]
+            if v > 0.0:
+                a = amount[t, j]
+                if a == a:
+                    vwap[t, j] = a / v
+                else:
+                    vwap[t, j] = (open_[t, j] + high[t, j] + low[t, j] + c) / 4.0
+            locked_down[t, j] = c <= limit_down[t, j] + _LOCK_TOLERANCE_CNY
+            locked_up[t, j] = c >= limit_up[t, j] - _LOCK_TOLERANCE_CNY
+    return adj_close, returns, vwap, mark, locked_up, locked_down
+
+
+def derive_py(
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    adj_factor: np.ndarray,
+    volume: np.ndarray,
+    amount: np.ndarray,
+    limit_up: np.ndarray,
+    limit_down: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Plain-Python twin of :func:`derive_nb` (same operations, same order)."""
+    days, n = close.shape
+    adj_close = np.empty((days, n))
+    returns = np.full((days, n), np.nan)
+    vwap = np.full((days, n), np.nan)
+    mark = np.zeros((days, n))
+    locked_up = np.zeros((days, n), dtype=bool)
+    locked_down = np.zeros((days, n), dtype=bool)
+    for t in range(days):
+        for j in range(n):
+            c = float(close[t, j])
+            adj = c * float(adj_factor[t, j])
+            adj_close[t, j] = adj
+            if t > 0:
+                previous = float(adj_close[t - 1, j])
+                returns[t, j] = adj / previous - 1.0 if previous != 0.0 else math.nan
+                mark[t, j] = c if c == c else mark[t - 1, j]
+            elif c == c:
+                mark[t, j] = c
+            v = float(volume[t, j])
+            if v > 0.0:
+                a = float(amount[t, j])
+                if a == a:
+                    vwap[t, j] = a / v
+                else:
+                    vwap[t, j] = (float(open_[t, j]) + high[t, j] + low[t, j] + c) / 4.0
+            locked_down[t, j] = c <= float(limit_down[t, j]) + _LOCK_TOLERANCE_CNY
+            locked_up[t, j] = c >= float(limit_up[t, j]) - _LOCK_TOLERANCE_CNY
+    return adj_close, returns, vwap, mark, locked_up, locked_down

@@ -1,0 +1,138 @@
+"""The ledger of one book: cash, positions, sellable shares and itemised costs.
+
+The ledger changes only by applying fills (:func:`~backtest.engine.ledger_nb.apply_session_nb`
+then :meth:`Ledger.book_session`), the T+1 unlock
+(:meth:`Ledger.unlock`) and settlements such as corporate actions
+(:meth:`Ledger.apply_share_ratio`). Strategies see it through a read-only
+:class:`PortfolioView`.
+
+Accounting identities (tested after every session)::
+
+    equity = cash + holdings_value,       holdings_value = sum(positions * mark)
+    cash_after_fills = cash - sum(filled * fill_price) - commission - stamp_duty - transfer_fee
+
+so ``equity_t - equity_{t-1} = price P&L - impact - commission - stamp_duty - transfer_fee``,
+where the impact is already inside ``fill_price`` (``|fill_price - reference| * |filled|``) and the
+price P&L is measured from the reference (open or VWAP) for traded shares.
+
+Futures margin and broker financing (next issue) will be further cash lines of the book next to
+``cash`` (margin posted, financing balance) with their own settlement methods; nothing here
+pretends to model them yet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from backtest.engine.ledger_nb import holdings_value_nb
+
+COST_KINDS: tuple[str, ...] = ("impact", "commission", "stamp_duty", "transfer_fee")
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
+class Ledger:
+    """Cash, positions and costs of one book (engine-owned, mutable only through its methods).
+
+    >>> ledger = Ledger(n=2, cash=1_000.0)
+    >>> ledger.equity(np.array([10.0, 20.0]))
+    1000.0
+    """
+
+    def __init__(self, *, n: int, cash: float) -> None:
+        self.cash = float(cash)
+        self.positions = np.zeros(n, dtype=np.int64)
+        self.sellable = np.zeros(n, dtype=np.int64)
+        #: cumulative costs by kind, CNY
+        self.costs = dict.fromkeys(COST_KINDS, 0.0)
+
+    def unlock(self) -> None:
+        """T+1: every share held at the start of a session may be sold in it."""
+        np.copyto(self.sellable, self.positions)
+
+    def book_session(self, cash_delta: float, lines: np.ndarray) -> dict[str, float]:
+        """Book an open's cash change and cost lines.
+
+        Positions and sellable shares were already moved, in place, by
+        :func:`backtest.engine.ledger_nb.apply_session_nb` (which computed ``cash_delta`` and
+        ``lines = [impact, commission, stamp_duty, transfer_fee, buy_notional,
+        sell_notional]`` from the same fills). Returns the lines by name.
+        """
+        self.cash += cash_delta
+        named = dict(
+            zip((*COST_KINDS, "buy_notional", "sell_notional"), lines.tolist(), strict=True)
+        )
+        for kind in COST_KINDS:
+            self.costs[kind] += named[kind]
+        return named
+
+    def apply_share_ratio(self, ratio: np.ndarray, price_before: np.ndarray) -> float:
+        """Scale positions by a corporate action's share ratio; credit the fractional shares.
+
+        With backward adjustment ``adjusted = raw * adj_factor``, a holding keeps its adjusted
+        value when ``shares_new = shares_old * adj_factor_t / adj_factor_{t-1}``. This treats a
+        cash dividend as reinvested in shares on the ex-date, an approximation (cash dividends
+        are paid later and taxed). Shares are rounded down; the fraction is paid in cash at
+        ``price_before / ratio`` (the ex-price). Returns that cash.
+        """
+        changed = (ratio != 1.0) & (self.positions != 0)
+        if not bool(np.any(changed)):
+            return 0.0
+        exact = self.positions[changed] * ratio[changed]
+        whole = np.floor(exact)
+        cash = float(np.sum((exact - whole) * price_before[changed] / ratio[changed]))
+        self.positions[changed] = whole.astype(np.int64)
+        self.sellable[changed] = np.minimum(
+            np.floor(self.sellable[changed] * ratio[changed]).astype(np.int64),
+            self.positions[changed],
+        )
+        self.cash += cash
+        return cash
+
+    def holdings_value(self, mark: np.ndarray) -> float:
+        """``sum(positions * mark)`` in CNY, summed in symbol order (:func:`holdings_value_nb`)."""
+        return float(holdings_value_nb(self.positions, mark))
+
+    def equity(self, mark: np.ndarray) -> float:
+        """``cash + holdings_value(mark)`` in CNY."""
+        return self.cash + self.holdings_value(mark)
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioView:
+    """A read-only snapshot of a book for strategies (arrays are not writeable).
+
+    ``weights = positions * mark / equity`` at the last mark; ``backlog_shares`` are the signed
+    shares still wanted by active targets.
+    """
+
+    positions: np.ndarray
+    sellable: np.ndarray
+    backlog_shares: np.ndarray
+    cash: float
+    equity: float
+    holdings_value: float
+    weights: np.ndarray
+
+    @classmethod
+    def of(cls, ledger: Ledger, mark: np.ndarray, backlog_shares: np.ndarray) -> PortfolioView:
+        """Snapshot a ledger at a mark (copies nothing that a strategy could change)."""
+        holdings = ledger.positions * mark
+        holdings_value = ledger.holdings_value(mark)
+        equity = ledger.cash + holdings_value
+        weights = holdings / equity if equity > 0 else np.zeros_like(holdings)
+        return cls(
+            positions=_frozen(ledger.positions.copy()),
+            sellable=_frozen(ledger.sellable.copy()),
+            backlog_shares=_frozen(backlog_shares),
+            cash=ledger.cash,
+            equity=equity,
+            holdings_value=holdings_value,
+            weights=_frozen(weights),
+        )

@@ -1,0 +1,377 @@
+"""Results of a backtest: what each book did, as polars frames, saved to and loaded from DuckDB.
+
+During a run a :class:`Recorder` writes each session's rows into preallocated arrays (daily
+scalars, the dense positions and backlog matrices, a growing columnar buffer of fills); at the
+end (or when a strategy fails) :meth:`Recorder.result` turns them into a :class:`Result`.
+
+Frames of a :class:`Result` (all sorted by date, then symbol):
+
+``daily``
+    date, equity, cash, holdings_value, gross_exposure (holdings / equity), impact, commission,
+    stamp_duty, transfer_fee (CNY, that session), buy_notional, sell_notional,
+    turnover ((buys + sells) / 2 / previous equity), n_positions, backlog_orders.
+``positions``
+    date, symbol, shares, value (at the mark), weight: non-zero positions after the close.
+``fills``
+    date, symbol, order_shares, filled_shares, reference_price, fill_price, impact, commission,
+    stamp_duty, transfer_fee, status (``FillStatus`` code), status_name: every order sent.
+``backlog``
+    date, symbol, remaining_shares (signed), age_sessions: targets queued for the next open.
+``status_counts``
+    date and one column per ``FillStatus`` name: orders per status at that session's open.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from backtest.engine.fills import FillStatus
+from backtest.engine.orders import SessionFills
+
+STATUS_NAMES: tuple[str, ...] = tuple(s.name for s in sorted(FillStatus, key=int))
+DAILY_COLUMNS: tuple[str, ...] = (
+    "equity",
+    "cash",
+    "holdings_value",
+    "gross_exposure",
+    "impact",
+    "commission",
+    "stamp_duty",
+    "transfer_fee",
+    "buy_notional",
+    "sell_notional",
+    "turnover",
+)
+_FILL_FLOATS = (
+    "reference_price",
+    "fill_price",
+    "impact",
+    "commission",
+    "stamp_duty",
+    "transfer_fee",
+)
+_FRAMES = ("daily", "positions", "fills", "backlog", "status_counts")
+
+
+class Recorder:
+    """Preallocated per-session storage of one book (see the module docs)."""
+
+    def __init__(self, *, days: int, n: int) -> None:
+        self.sessions_done = 0
+        self.daily = {name: np.full(days, np.nan) for name in DAILY_COLUMNS}
+        self.n_positions = np.zeros(days, dtype=np.int64)
+        self.backlog_orders = np.zeros(days, dtype=np.int64)
+        self.positions = np.zeros((days, n), dtype=np.int64)
+        self.backlog_shares = np.zeros((days, n), dtype=np.int64)
+        self.backlog_age = np.zeros((days, n), dtype=np.int32)
+        self.status_counts = np.zeros((days, len(STATUS_NAMES)), dtype=np.int64)
+        self._fill_rows = 0
+        capacity = max(1024, 4 * n)
+        self._fill_int = np.zeros((4, capacity), dtype=np.int64)  # session, symbol, order, filled
+        self._fill_float = np.zeros((len(_FILL_FLOATS), capacity))
+        self._fill_status = np.zeros(capacity, dtype=np.int8)
+
+    @property
+    def fill_rows(self) -> int:
+        """Fill rows recorded so far."""
+        return self._fill_rows
+
+    def fill_buffers(self, extra: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """Return the fill buffers with room for ``extra`` more rows, and the next free row.
+
+        The buffers are ``int64[4, capacity]`` (session, symbol, order, filled),
+        ``float64[6, capacity]`` (reference price, fill price, impact, commission, stamp duty,
+        transfer fee) and ``int8[capacity]`` (status); capacity doubles when needed.
+        """
+        need = self._fill_rows + extra
+        if need > self._fill_status.size:
+            capacity = max(need, 2 * self._fill_status.size)
+            self._fill_int = _grow(self._fill_int, capacity)
+            self._fill_float = _grow(self._fill_float, capacity)
+            self._fill_status = _grow(self._fill_status[None, :], capacity)[0]
+        return self._fill_int, self._fill_float, self._fill_status, self._fill_rows
+
+    def commit_fills(self, session_index: int, row_end: int) -> None:
+        """Close a session's fill rows (written by the kernel) and count their statuses."""
+        statuses = self._fill_status[self._fill_rows : row_end]
+        self.status_counts[session_index] = np.bincount(statuses, minlength=len(STATUS_NAMES))[
+            : len(STATUS_NAMES)
+        ]
+        self._fill_rows = row_end
+
+    def session_fills(self, row_start: int, row_end: int) -> SessionFills:
+        """The fill rows ``[row_start, row_end)`` as an immutable :class:`SessionFills`."""
+        part = slice(row_start, row_end)
+        floats = {name: self._fill_float[j, part].copy() for j, name in enumerate(_FILL_FLOATS)}
+        return SessionFills(
+            session_index=int(self._fill_int[0, row_start]) if row_end > row_start else -1,
+            symbol_index=self._fill_int[1, part].copy(),
+            order_shares=self._fill_int[2, part].copy(),
+            filled_shares=self._fill_int[3, part].copy(),
+            status=self._fill_status[part].copy(),
+            **floats,
+        )
+
+    def result(
+        self,
+        *,
+        book: str,
+        strategy: str,
+        params: Any,
+        config: Any,
+        data_range: Any,
+        run_hash: str,
+        dates: np.ndarray,
+        symbols: np.ndarray,
+        mark: np.ndarray,
+        complete: bool,
+    ) -> Result:
+        """Build the :class:`Result` of the sessions recorded so far."""
+        done = self.sessions_done
+        day_axis = dates[:done].astype("datetime64[D]")
+        daily = pl.DataFrame({"date": day_axis, **{k: v[:done] for k, v in self.daily.items()}})
+        daily = daily.with_columns(
+            pl.Series("n_positions", self.n_positions[:done]),
+            pl.Series("backlog_orders", self.backlog_orders[:done]),
+        )
+        symbol_series = pl.Series("symbol", np.asarray(symbols, dtype=object).tolist(), pl.String)
+        # rank of each symbol in sorted order: rows come out sorted by (date, symbol)
+        symbol_rank = np.empty(symbol_series.len(), dtype=np.int64)
+        symbol_rank[np.argsort(np.asarray(symbols, dtype=str), kind="stable")] = np.arange(
+            symbol_series.len()
+        )
+
+        symbols_sorted = bool(np.all(symbol_rank == np.arange(symbol_rank.size)))
+
+        def sorted_cells(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            rows, cols = np.nonzero(matrix)  # row-major: already by (date, column)
+            if symbols_sorted:
+                return rows, cols
+            order = np.lexsort((symbol_rank[cols], rows))
+            return rows[order], cols[order]
+
+        rows, cols = sorted_cells(self.positions[:done])
+        shares = self.positions[:done][rows, cols]
+        value = shares * mark[rows, cols]
+        equity = self.daily["equity"][rows]
+        positions = pl.DataFrame(
+            {
+                "date": day_axis[rows],
+                "symbol": symbol_series.gather(cols),
+                "shares": shares,
+                "value": value,
+                "weight": np.where(equity > 0, value / np.where(equity > 0, equity, 1.0), 0.0),
+            }
+        )
+        k = self._fill_rows
+        order = np.lexsort((symbol_rank[self._fill_int[1, :k]], self._fill_int[0, :k]))
+        session = self._fill_int[0, :k][order]
+        status = self._fill_status[:k][order]
+        fills = pl.DataFrame(
+            {
+                "date": dates[session].astype("datetime64[D]"),
+                "symbol": symbol_series.gather(self._fill_int[1, :k][order]),
+                "order_shares": self._fill_int[2, :k][order],
+                "filled_shares": self._fill_int[3, :k][order],
+                **{name: self._fill_float[j, :k][order] for j, name in enumerate(_FILL_FLOATS)},
+                "status": status,
+                "status_name": pl.Series(list(STATUS_NAMES), dtype=pl.String).gather(status),
+            }
+        )
+        rows, cols = sorted_cells(self.backlog_shares[:done])
+        backlog = pl.DataFrame(
+            {
+                "date": day_axis[rows],
+                "symbol": symbol_series.gather(cols),
+                "remaining_shares": self.backlog_shares[:done][rows, cols],
+                "age_sessions": self.backlog_age[:done][rows, cols],
+            }
+        )
+        counts = pl.DataFrame(
+            {"date": day_axis}
+            | {name.lower(): self.status_counts[:done, j] for j, name in enumerate(STATUS_NAMES)}
+        )
+        return Result(
+            book=book,
+            strategy=strategy,
+            params=params,
+            config=config,
+            data_range=data_range,
+            config_hash=run_hash,
+            complete=complete,
+            daily=daily,
+            positions=positions,
+            fills=fills,
+            backlog=backlog,
+            status_counts=counts,
+        )
+
+
+def _grow(array: np.ndarray, capacity: int) -> np.ndarray:
+    out = np.zeros((array.shape[0], capacity), dtype=array.dtype)
+    out[:, : array.shape[1]] = array
+    return out
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Result:
+    """One book's backtest: frames (see the module docs), its inputs and their hash.
+
+    ``params``, ``config`` and ``data_range`` are plain JSON values (dicts); ``config_hash`` is
+    the sha256 of their canonical JSON (:func:`backtest.engine.config.config_hash`).
+    ``complete`` is False for the partial result of a run stopped by a strategy error.
+    """
+
+    book: str
+    strategy: str
+    params: Any
+    config: Any
+    data_range: Any
+    config_hash: str
+    complete: bool
+    daily: pl.DataFrame
+    positions: pl.DataFrame
+    fills: pl.DataFrame
+    backlog: pl.DataFrame
+    status_counts: pl.DataFrame
+
+    def equals(self, other: Result) -> bool:
+        """True when every frame and every input field is identical (to the bit)."""
+        same_meta = all(
+            getattr(self, name) == getattr(other, name)
+            for name in ("book", "strategy", "params", "config", "data_range", "config_hash")
+        )
+        return same_meta and all(
+            getattr(self, name).equals(getattr(other, name)) for name in _FRAMES
+        )
+
+    def summary(self) -> str:
+        """A short text: range, equity, return, drawdown, costs, turnover, fills, backlog."""
+        if self.daily.height == 0:
+            return f"book {self.book} ({self.strategy}): no sessions recorded"
+        equity = self.daily["equity"].to_numpy()
+        start_equity = float(self.config.get("initial_cash", equity[0]))
+        drawdown = float(np.min(equity / np.maximum.accumulate(equity) - 1.0))
+        costs = {k: float(self.daily[k].sum()) for k in ("impact", "commission", "stamp_duty")}
+        costs["transfer_fee"] = float(self.daily["transfer_fee"].sum())
+        filled = int((self.fills["filled_shares"] != 0).sum())
+        last_backlog = int(self.daily["backlog_orders"][-1])
+        turnover = float(np.nanmean(self.daily["turnover"].to_numpy()))
+        lines = [
+            f"book {self.book} ({self.strategy}), {self.daily['date'][0]} .. "
+            f"{self.daily['date'][-1]}, {self.daily.height} sessions"
+            + ("" if self.complete else " (PARTIAL: stopped by a strategy error)"),
+            f"  equity {start_equity:,.0f} -> {equity[-1]:,.0f} CNY "
+            f"({equity[-1] / start_equity - 1.0:+.2%}), max drawdown {drawdown:.2%}",
+            "  costs CNY: " + ", ".join(f"{k} {v:,.0f}" for k, v in costs.items()),
+            f"  mean daily turnover {turnover:.2%}, "
+            f"{filled} fills of {self.fills.height} orders, backlog at end {last_backlog}",
+            f"  config {self.config_hash[:12]}",
+        ]
+        return "\n".join(lines)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, target: Any, run_id: str) -> None:
+        """Write the result into ``result_*`` tables of a Store or DuckDB file (replacing run_id).
+
+        Tables: ``result_runs`` (one row: book, strategy, JSON of params/config/data range,
+        hash, complete) and ``result_<frame>`` with a leading ``run_id`` column.
+        """
+        con, owned = _connection(target)
+        try:
+            con.execute("BEGIN TRANSACTION")
+            meta = pl.DataFrame(
+                {
+                    "book": [self.book],
+                    "strategy": [self.strategy],
+                    "params_json": [json.dumps(self.params, sort_keys=True)],
+                    "config_json": [json.dumps(self.config, sort_keys=True)],
+                    "data_range_json": [json.dumps(self.data_range, sort_keys=True)],
+                    "config_hash": [self.config_hash],
+                    "complete": [self.complete],
+                    "saved_at": [dt.datetime.now(dt.UTC).replace(tzinfo=None)],
+                }
+            )
+            frames = {"runs": meta} | {name: getattr(self, name) for name in _FRAMES}
+            for name, frame in frames.items():
+                table = f"result_{name}"
+                con.register("_result_frame", frame.to_arrow())
+                try:
+                    con.execute(
+                        f"CREATE TABLE IF NOT EXISTS {table} AS "
+                        "SELECT CAST(NULL AS VARCHAR) AS run_id, * FROM _result_frame LIMIT 0"
+                    )
+                    con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
+                    con.execute(f"INSERT INTO {table} SELECT ?, * FROM _result_frame", [run_id])
+                finally:
+                    con.unregister("_result_frame")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        finally:
+            if owned:
+                con.close()
+
+    @classmethod
+    def load(cls, source: Any, run_id: str) -> Result:
+        """Read a result saved with :meth:`save` (exact round trip)."""
+        con, owned = _connection(source)
+        try:
+            meta = _query(con, "SELECT * FROM result_runs WHERE run_id = ?", [run_id])
+            if meta.height != 1:
+                saved = _query(con, "SELECT run_id FROM result_runs ORDER BY run_id", [])
+                raise KeyError(
+                    f"no saved result with run_id {run_id!r}; saved runs are "
+                    f"{saved['run_id'].to_list()}"
+                )
+            frames = {}
+            for name in _FRAMES:
+                order = "date" if name in ("daily", "status_counts") else "date, symbol"
+                frames[name] = _query(
+                    con,
+                    f"SELECT * EXCLUDE (run_id) FROM result_{name} "
+                    f"WHERE run_id = ? ORDER BY {order}",
+                    [run_id],
+                )
+        finally:
+            if owned:
+                con.close()
+        row = meta.row(0, named=True)
+        return cls(
+            book=row["book"],
+            strategy=row["strategy"],
+            params=json.loads(row["params_json"]),
+            config=json.loads(row["config_json"]),
+            data_range=json.loads(row["data_range_json"]),
+            config_hash=row["config_hash"],
+            complete=bool(row["complete"]),
+            **frames,
+        )
+
+
+def _query(con: duckdb.DuckDBPyConnection, query: str, params: list[Any]) -> pl.DataFrame:
+    frame = pl.from_arrow(con.sql(query, params=params).to_arrow_table())
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def _connection(target: Any) -> tuple[duckdb.DuckDBPyConnection, bool]:
+    if isinstance(target, str | Path):
+        return duckdb.connect(str(target)), True
+    connection = getattr(target, "connection", None)
+    if isinstance(connection, duckdb.DuckDBPyConnection):
+        return connection, False
+    if isinstance(target, duckdb.DuckDBPyConnection):
+        return target, False
+    raise TypeError(
+        f"save/load need a Store, a DuckDB connection or a DuckDB file path, got {type(target)}"
+    )

@@ -1,0 +1,313 @@
+"""The Strategy API: what a book's author writes, and the read-only Context it sees.
+
+A strategy subclasses :class:`Strategy`, keeps its parameters in a frozen dataclass
+(``Strategy[P]`` with ``self.params: P``) and implements ``on_bar``; the base class and the
+engine own the loop (zipline's habit, without its global algorithm object).
+
+>>> from dataclasses import dataclass
+>>> @dataclass(frozen=True, kw_only=True)
+... class EqualWeightParams:
+...     gross: float = 0.95
+>>> class EqualWeight(Strategy[EqualWeightParams]):
+...     def on_bar(self, ctx: Context) -> None:
+...         listed = ~np.isnan(ctx.history("close", 1)[-1])
+...         ctx.order_target_weights(np.where(listed, self.params.gross / listed.sum(), 0.0))
+>>> EqualWeight(EqualWeightParams()).params.gross
+0.95
+
+The :class:`Context` hands out only the past: ``history`` returns read-only views whose last
+row is the latest session the strategy may know (today's close in ``on_bar``; yesterday's close
+in ``on_fill``, which runs at the open). Orders are targets (whole vectors or dicts) that the
+engine queues for the next open; a strategy never touches engine state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import numpy as np
+
+from backtest.engine.ledger_nb import targets_from_weights_nb
+from backtest.engine.market_data import MarketData, MarketFeatures
+from backtest.engine.orders import SessionFills, TargetOrder
+from backtest.engine.portfolio import PortfolioView
+
+if TYPE_CHECKING:
+    from backtest.engine.orders import Backlog
+    from backtest.engine.portfolio import Ledger
+
+P = TypeVar("P")
+
+#: Names ``Context.history`` accepts besides the bar fields.
+DERIVED_FIELDS: tuple[str, ...] = (
+    "adj_close",
+    "volatility",
+    "adv",
+    "vwap",
+    "mark",
+    "locked_up",
+    "locked_down",
+)
+
+
+class Strategy(Generic[P]):
+    """Base class of a book's logic. Override ``on_bar``; the other hooks are optional.
+
+    Parameters
+    ----------
+    params
+        A frozen dataclass of the strategy's parameters (hashed into every result).
+    """
+
+    def __init__(self, params: P) -> None:
+        self.params = params
+
+    def on_start(self, ctx: Context) -> None:
+        """Run once before the first session (history is empty then)."""
+
+    def on_bar(self, ctx: Context) -> None:
+        """Run at every session's close; set targets with ``ctx.order_target_*``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement on_bar(ctx)")
+
+    def on_fill(self, ctx: Context, fills: SessionFills) -> None:
+        """Run at an open after the book's orders went through the fill kernel."""
+
+    def on_end(self, ctx: Context) -> None:
+        """Run once after the last session."""
+
+
+class Context:
+    """A book's window on the market and its own portfolio (see the module docs).
+
+    Created by the engine; a strategy only reads it and calls its order methods.
+    """
+
+    def __init__(
+        self,
+        *,
+        book: str,
+        market: MarketData,
+        features: MarketFeatures,
+        ledger: Ledger,
+        backlog: Backlog,
+        lot_size: np.ndarray,
+        min_lot: np.ndarray,
+    ) -> None:
+        self.book = book
+        self._market = market
+        self._features = features
+        self._ledger = ledger
+        self._backlog = backlog
+        self._lot_size = lot_size
+        self._min_lot = min_lot
+        self._symbol_index = {s: i for i, s in enumerate(market.symbols.tolist())}
+        n = market.shape[1]
+        self._session_index = -1
+        self._visible_end = 0
+        self._pending_target = np.zeros(n, dtype=np.int64)
+        self._pending_set = np.zeros(n, dtype=bool)
+        self._pending_cancel = np.zeros(n, dtype=bool)
+
+    # ------------------------------------------------------------------ engine side
+    def _move(self, session_index: int, visible_end: int) -> None:
+        self._session_index = session_index
+        self._visible_end = visible_end
+
+    def _take_requests(self) -> tuple[np.ndarray | None, TargetOrder | None]:
+        """Hand the session's cancels and targets to the engine and clear them."""
+        cancel = self._pending_cancel.copy() if self._pending_cancel.any() else None
+        order = None
+        if self._pending_set.any():
+            order = TargetOrder(
+                session_index=self._session_index,
+                target_shares=np.where(self._pending_set, self._pending_target, 0),
+                is_set=self._pending_set.copy(),
+            )
+        self._pending_cancel[:] = False
+        self._pending_set[:] = False
+        return cancel, order
+
+    # ------------------------------------------------------------------ time and universe
+    @property
+    def session_index(self) -> int:
+        """Index of the current session in the run's calendar."""
+        return self._session_index
+
+    @property
+    def today(self) -> np.datetime64:
+        """The current session's date."""
+        return self._market.dates[max(self._session_index, 0)]
+
+    @property
+    def symbols(self) -> np.ndarray:
+        """The column axis of every array (read-only)."""
+        return self._market.symbols
+
+    @property
+    def board_codes(self) -> np.ndarray:
+        """Board code per symbol (``BOARD_CODES``: main 0, chinext 1, star 2, bse 3)."""
+        return self._market.board_codes
+
+    def history(self, field: str, window: int) -> np.ndarray:
+        """Return the last ``window`` rows of a field, ending at the latest known session.
+
+        A read-only ``(window, n)`` view; when fewer sessions are known, a NaN-padded copy
+        (False-padded for flags) whose first rows precede the data. ``field`` is a bar field
+        (``close``, ``volume``, ``total_cap``, ...) or one of ``DERIVED_FIELDS``.
+
+        The latest known session is today in ``on_bar`` and yesterday in ``on_fill`` (which
+        runs at the open). The view is not a copy (that is what makes it free): its ``.base``
+        is the whole market array, and a strategy that walks there leaves the contract.
+        """
+        if window < 1:
+            raise ValueError(f"window must be >= 1 session, got {window}")
+        source = self._field(field)
+        end = self._visible_end
+        start = end - window
+        if start >= 0:
+            view = source[start:end]
+        else:
+            pad_value: Any = False if source.dtype == bool else np.nan
+            view = np.full((window, source.shape[1]), pad_value, dtype=source.dtype)
+            if end > 0:
+                view[-end:] = source[:end]
+        view = view.view()
+        view.flags.writeable = False
+        return view
+
+    def _field(self, field: str) -> np.ndarray:
+        if field in DERIVED_FIELDS:
+            return getattr(self._features, field)
+        if field in self._market.fields:
+            return self._market.fields[field]
+        raise KeyError(
+            f"unknown field {field!r}; use a bar field {sorted(self._market.fields)} or a "
+            f"derived one {list(DERIVED_FIELDS)}"
+        )
+
+    def index_weights(self, index_code: str) -> np.ndarray:
+        """Weights of an index's members as of the latest known close (0 for non-members)."""
+        weights = self._market.index_weights.get(index_code)
+        if weights is None:
+            raise KeyError(
+                f"the market has no weights for index {index_code!r}; it holds "
+                f"{sorted(self._market.index_weights)}"
+            )
+        if self._visible_end == 0:
+            return np.zeros(weights.shape[1])
+        return weights[self._visible_end - 1]
+
+    def index_members(self, index_code: str) -> np.ndarray:
+        """Boolean membership of an index as of the latest known close."""
+        return self.index_weights(index_code) > 0
+
+    def index_history(self, index_code: str, window: int) -> np.ndarray:
+        """The index's last ``window`` closes ending at the latest known session."""
+        closes = self._market.index_closes.get(index_code)
+        if closes is None:
+            raise KeyError(
+                f"the market has no closes for index {index_code!r}; it holds "
+                f"{sorted(self._market.index_closes)}"
+            )
+        out = np.full(window, np.nan)
+        end = self._visible_end
+        take = min(window, end)
+        if take:
+            out[-take:] = closes[end - take : end]
+        out.flags.writeable = False
+        return out
+
+    @property
+    def portfolio(self) -> PortfolioView:
+        """A read-only snapshot of the book at the latest mark."""
+        mark = self._mark_row()
+        return PortfolioView.of(self._ledger, mark, self._backlog.remaining(self._ledger.positions))
+
+    def _mark_row(self) -> np.ndarray:
+        if self._visible_end == 0:
+            return np.zeros(self._market.shape[1])
+        return self._features.mark[self._visible_end - 1]
+
+    # ------------------------------------------------------------------ orders
+    def order_target_weights(self, weights: np.ndarray | Mapping[str, float]) -> None:
+        """Target these portfolio weights at the next open.
+
+        ``shares = weight * equity / mark`` at the latest close, rounded down to the board's
+        lot; the desired delta is then rounded toward zero to whole lots (odd lots only when
+        selling out) and a buy below the board's minimum (STAR 200) is dropped.
+
+        ``weights``: an array over ``ctx.symbols`` (NaN = leave that symbol as it is) or a dict
+        ``{symbol: weight}``, which is a whole portfolio (symbols not named get weight 0).
+        """
+        values = self._as_vector(weights, "weights")
+        mark = self._mark_row()
+        target, is_set = targets_from_weights_nb(
+            values,
+            mark,
+            self._ledger.equity(mark),
+            self._ledger.positions,
+            self._lot_size,
+            self._min_lot,
+        )
+        self._set_targets(target, is_set)
+
+    def order_target_shares(self, shares: np.ndarray | Mapping[str, float]) -> None:
+        """Target these share counts at the next open (same vector/dict rules as weights).
+
+        Shares are used as given: a delta that is not a whole number of lots waits in the
+        backlog with status ``BELOW_LOT`` until replaced or cancelled.
+        """
+        values = self._as_vector(shares, "shares")
+        is_set = ~np.isnan(values)
+        if bool(np.any(values[is_set] != np.floor(values[is_set]))):
+            bad = int(np.flatnonzero(is_set & (values != np.floor(values)))[0])
+            raise ValueError(
+                f"shares must be whole numbers; symbol {self.symbols[bad]} has {values[bad]}"
+            )
+        self._set_targets(np.where(is_set, values, 0).astype(np.int64), is_set)
+
+    def cancel(self, symbols: list[str] | np.ndarray | None = None) -> None:
+        """Cancel backlog entries and this session's targets (all symbols when None)."""
+        if symbols is None:
+            mask = np.ones(self._market.shape[1], dtype=bool)
+        else:
+            mask = np.zeros(self._market.shape[1], dtype=bool)
+            mask[[self._index_of(s) for s in list(symbols)]] = True
+        self._pending_cancel |= mask
+        self._pending_set &= ~mask
+
+    def _set_targets(self, target: np.ndarray, is_set: np.ndarray) -> None:
+        self._pending_target[is_set] = target[is_set]
+        self._pending_set |= is_set
+
+    def _index_of(self, symbol: str) -> int:
+        try:
+            return self._symbol_index[symbol]
+        except KeyError:
+            raise KeyError(
+                f"book {self.book!r}: unknown symbol {symbol!r}; it is not in the market's "
+                f"{len(self._symbol_index)} symbols"
+            ) from None
+
+    def _as_vector(self, values: np.ndarray | Mapping[str, float], name: str) -> np.ndarray:
+        n = self._market.shape[1]
+        if isinstance(values, Mapping):
+            out = np.zeros(n)
+            for symbol, value in values.items():
+                out[self._index_of(symbol)] = value
+        else:
+            out = np.asarray(values, dtype=np.float64)
+            if out.shape != (n,):
+                raise ValueError(
+                    f"book {self.book!r}: {name} must have shape ({n},) (one per symbol), "
+                    f"got {out.shape}"
+                )
+        bad = np.isinf(out) | (out < 0)
+        if bool(np.any(bad)):
+            first = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"book {self.book!r}: {name} must be finite and >= 0 (long-only); symbol "
+                f"{self.symbols[first]} has {out[first]} on {self.today}"
+            )
+        return out
