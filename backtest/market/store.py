@@ -48,6 +48,8 @@ _DUCKDB_TYPES: dict[type[pl.DataType], str] = {
     pl.Datetime: "TIMESTAMPTZ",
 }
 _BOOL_FIELDS = frozenset({"suspended", "is_st"})
+#: Rows per Arrow batch when scattering a panel (about 20 MB of a 14-field batch).
+_PANEL_BATCH_ROWS = 200_000
 
 
 def _duckdb_type(dtype: pl.DataType) -> str:
@@ -459,24 +461,25 @@ class Store:
                 where = f"WHERE t.{extra_filter[0]} = ?"
                 params.append(extra_filter[1])
             cols = ", ".join(f"t.{n}" for n in names)
-            arrow = self._con.sql(
+            reader = self._con.sql(
                 f"SELECT d.i, a.j, {cols} FROM {table} t "
                 "JOIN _days d ON t.date = d.date JOIN _axis a ON t.symbol = a.symbol "
                 f"{where}",
                 params=params,
-            ).to_arrow_table()
+            ).to_arrow_reader(_PANEL_BATCH_ROWS)
+            # scatter batch by batch: peak memory stays near the dense arrays themselves
+            for batch in reader:
+                rows = batch.column("i").to_numpy()
+                cols_idx = batch.column("j").to_numpy()
+                for n in names:
+                    data = batch.column(n).to_numpy(zero_copy_only=False)
+                    if n in _BOOL_FIELDS:
+                        values[n][rows, cols_idx] = data.astype(bool)
+                    else:
+                        values[n][rows, cols_idx] = data.astype(np.float64, copy=False)
         finally:
             self._con.unregister("_axis")
             self._con.unregister("_days")
-        rows = arrow.column("i").to_numpy()
-        cols_idx = arrow.column("j").to_numpy()
-        for n in names:
-            column = arrow.column(n)
-            if n in _BOOL_FIELDS:
-                values[n][rows, cols_idx] = column.to_numpy(zero_copy_only=False).astype(bool)
-            else:
-                data = column.to_numpy(zero_copy_only=False)
-                values[n][rows, cols_idx] = data.astype(np.float64, copy=False)
         return Panel(dates, axis, values)
 
     # ------------------------------------------------------------------ summary
