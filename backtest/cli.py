@@ -21,7 +21,8 @@ import polars as pl
 DEFAULT_STORE = Path("data/market.duckdb")
 
 
-def _add_store_argument(parser: argparse.ArgumentParser) -> None:
+def add_store_argument(parser: argparse.ArgumentParser) -> None:
+    """Add the ``--store PATH`` option every store-reading command shares."""
     parser.add_argument(
         "--store",
         type=Path,
@@ -89,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     build = data_commands.add_parser(
         "build", help="generate the calibrated 2023-2024 scenario into the store (offline)"
     )
-    _add_store_argument(build)
+    add_store_argument(build)
     build.add_argument("--seed", type=int, default=20240205, help="scenario seed")
     build.add_argument("--n-stocks", type=int, default=5000, help="number of stocks")
     build.add_argument("--force", action="store_true", help="rebuild even if the store has bars")
@@ -97,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     build.set_defaults(handler=_cmd_data_build)
 
     info = data_commands.add_parser("info", help="what the store holds, date ranges, provenance")
-    _add_store_argument(info)
+    add_store_argument(info)
     info.set_defaults(handler=_cmd_data_info)
 
     from backtest.market.data_cli import register_fetch, register_import

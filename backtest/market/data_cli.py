@@ -17,18 +17,9 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+from backtest.cli import add_store_argument
+
 __all__ = ["register_fetch", "register_import"]
-
-_DEFAULT_STORE = Path("data/market.duckdb")
-
-
-def _store_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--store",
-        type=Path,
-        default=_DEFAULT_STORE,
-        help=f"DuckDB market store (default: {_DEFAULT_STORE})",
-    )
 
 
 def _date(text: str) -> dt.date:
@@ -52,7 +43,7 @@ def register_fetch(subparsers: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "fetch", help="fetch real data from akshare into the store (resumable; needs internet)"
     )
-    _store_argument(parser)
+    add_store_argument(parser)
     parser.add_argument("--source", choices=["akshare"], default="akshare")
     parser.add_argument("--start", type=_date, required=True, help="first date, YYYY-MM-DD")
     parser.add_argument("--end", type=_date, required=True, help="last date, YYYY-MM-DD")
@@ -130,7 +121,7 @@ def register_import(subparsers: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "import", help="import your own CSV/Parquet daily files (Tushare, Wind, any layout)"
     )
-    _store_argument(parser)
+    add_store_argument(parser)
     parser.add_argument("path", type=Path, help="a .csv, .tsv or .parquet file")
     parser.add_argument(
         "--table",

@@ -27,6 +27,7 @@ import numpy as np
 import polars as pl
 
 from backtest.market.calendar import listed_contracts
+from backtest.market.schema import FUTURES_BARS
 
 __all__ = ["MAIN_ROLL_SESSIONS", "PRODUCT_UNDERLYING_SLOT", "main_contract", "make_futures"]
 
@@ -78,22 +79,7 @@ def make_futures(
         ``(days x 4)`` annualised basis of the main contract (IF, IH, IC, IM), fractions.
     """
     session_days = days.astype("datetime64[D]")
-    records: dict[str, list] = {
-        k: []
-        for k in (
-            "date",
-            "contract",
-            "product",
-            "open",
-            "high",
-            "low",
-            "close",
-            "settle",
-            "volume",
-            "open_interest",
-            "expiry",
-        )
-    }
+    records: dict[str, list] = {name: [] for name in FUTURES_BARS.names}
     close_levels = index_ohlc["close"]
     with np.errstate(invalid="ignore", divide="ignore"):
         index_moves = np.abs(np.nan_to_num(close_levels[1:] / close_levels[:-1] - 1.0))
