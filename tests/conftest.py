@@ -41,3 +41,24 @@ def real_data_dir() -> Path:
     if not REAL_DATA.is_dir():
         pytest.skip(f"real data folder {REAL_DATA} is absent")
     return REAL_DATA
+
+
+@pytest.fixture(scope="session")
+def real_store(tmp_path_factory: pytest.TempPathFactory, real_data_dir: Path):
+    """The real main-board panel imported into a DuckDB store once per session.
+
+    Returns ``(store, import_report, seconds)``. The panel's prices are forward-adjusted and
+    its volume is in lots; it has no amount, caps or ST flags (the report says so).
+    """
+    import time
+
+    from backtest.market.importer import ImportSpec, import_file
+    from backtest.market.store import Store
+
+    bars = real_data_dir / "ashare_mainboard_daily_qfq_2022_12_to_2024_12.parquet"
+    store = Store(tmp_path_factory.mktemp("real") / "real.duckdb")
+    began = time.perf_counter()
+    spec = ImportSpec(column_map=(("volume_lots", "volume"),), volume_unit="lots", prices="forward")
+    report = import_file(store, bars, spec)
+    yield store, report, time.perf_counter() - began
+    store.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import time
 from pathlib import Path
 
 import numpy as np
@@ -379,17 +378,6 @@ def test_cli_fetch_parses_range_and_refuses_bad_dates() -> None:
 
 
 # ----------------------------------------------------------------- real data
-@pytest.fixture(scope="module")
-def real_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, object, float]:
-    if not REAL_BARS.exists():
-        pytest.skip(f"real data not present at {REAL}")
-    store = Store(tmp_path_factory.mktemp("real") / "real.duckdb")
-    began = time.perf_counter()
-    spec = ImportSpec(column_map=(("volume_lots", "volume"),), volume_unit="lots", prices="forward")
-    report = import_file(store, REAL_BARS, spec)
-    return store, report, time.perf_counter() - began
-
-
 @pytest.mark.real_data
 def test_real_panel_import_says_what_is_missing(real_store: tuple[Store, object, float]) -> None:
     _, report, seconds = real_store
