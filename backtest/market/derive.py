@@ -23,22 +23,29 @@ Limit prices round half up to the tick of 0.01 CNY (exchange rule)::
     limit_up   = floor(pre_close * (1 + p) * 100 + 0.5) / 100
     limit_down = floor(pre_close * (1 - p) * 100 + 0.5) / 100
 
-This mirrors ``backtest.engine.rules.MarketRules.limit_prices`` (written concurrently); the two
-are held equal by a test when both exist.
+The percentages and unlimited sessions are read from the engine's dated tables
+(:class:`backtest.engine.rules.MarketRules`), so the store's limits and the engine's rules
+cannot drift apart; a test also holds the results equal.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import polars as pl
 
+from backtest.engine.rules import (
+    BOARD_NAMES,
+    CHINA_A_2023_2024,
+    BoardRules,
+    MarketRules,
+)
 from backtest.market.schema import board_of
 
 __all__ = [
-    "CHINEXT_REFORM",
-    "MAIN_BOARD_REGISTRATION",
     "add_limit_prices",
     "add_pre_close",
     "fill_suspended_sessions",
@@ -46,11 +53,8 @@ __all__ = [
     "normalise_symbol_expr",
 ]
 
-#: ChiNext registration reform: 20 % limits and 5 unlimited sessions from this date.
-CHINEXT_REFORM = dt.date(2020, 8, 24)
-#: Main-board registration system: 5 unlimited sessions for listings from this date.
-MAIN_BOARD_REGISTRATION = dt.date(2023, 4, 10)
-#: Float slack so that 10.05 * 1.1 * 100 + 0.5 lands on the right side of floor().
+#: Float slack so that 10.05 * 1.1 * 100 + 0.5 lands on the right side of floor(); the same
+#: rounding as :func:`backtest.engine.rules.limit_price_round`, as a polars expression.
 _ROUNDING_SLACK = 1e-7
 
 
@@ -142,8 +146,41 @@ def add_pre_close(bars: pl.DataFrame) -> pl.DataFrame:
     return bars.with_columns(pl.col("pre_close").fill_null(previous))
 
 
+def _board_dated_expr(
+    rules: MarketRules,
+    table_of: Callable[[BoardRules], tuple[tuple[dt.date, Any], ...]],
+    date: pl.Expr,
+    *,
+    default: float,
+    st_table: bool = False,
+    st: pl.Expr | None = None,
+) -> pl.Expr:
+    """A polars expression reading a board's dated rule table on each row's ``date``.
+
+    The tables are :class:`backtest.engine.rules.MarketRules`' own, so a rule changed there (a
+    new dated row) changes the derived limits too. ST rows read ``limit_pct_st``.
+    """
+    expr = pl.lit(default)
+    for name in BOARD_NAMES:
+        board_rules = rules.board(name)
+        tables = [(table_of(board_rules), pl.lit(True))]
+        if st_table and st is not None:
+            tables = [(table_of(board_rules), ~st), (board_rules.limit_pct_st, st)]
+        for table, flag in tables:
+            for start, value in table:  # later rows win: they are chained last
+                expr = (
+                    pl.when((pl.col("board") == name) & flag & (date >= start))
+                    .then(pl.lit(value))
+                    .otherwise(expr)
+                )
+    return expr
+
+
 def add_limit_prices(
-    bars: pl.DataFrame, instruments: pl.DataFrame, calendar: np.ndarray
+    bars: pl.DataFrame,
+    instruments: pl.DataFrame,
+    calendar: np.ndarray,
+    rules: MarketRules = CHINA_A_2023_2024,
 ) -> pl.DataFrame:
     """Add ``limit_up`` and ``limit_down`` from ``pre_close``, board, ST flag and listing age.
 
@@ -155,6 +192,8 @@ def add_limit_prices(
         ``symbol``, ``board``, ``list_date`` (null: listed before the calendar, limits apply).
     calendar
         The sessions, to count sessions since listing.
+    rules
+        The market rules whose dated limit tables apply (the engine's own).
 
     Returns
     -------
@@ -173,29 +212,13 @@ def add_limit_prices(
     frame = frame.with_columns(
         pl.Series("_age", date_index - list_index, dtype=pl.Int64),
     )
-    board = pl.col("board")
-    date = pl.col("date")
-    st = pl.col("is_st").fill_null(False)
-    pct = (
-        pl.when(board == "bse")
-        .then(0.30)
-        .when(board == "star")
-        .then(0.20)
-        .when((board == "chinext") & (date >= CHINEXT_REFORM))
-        .then(0.20)
-        .when(st)
-        .then(0.05)
-        .otherwise(0.10)
-    )
     list_date = pl.col("list_date")
-    unlimited_sessions = (
-        pl.when(board == "star")
-        .then(5)
-        .when((board == "chinext") & (list_date >= CHINEXT_REFORM))
-        .then(5)
-        .when((board == "main") & (list_date >= MAIN_BOARD_REGISTRATION))
-        .then(5)
-        .otherwise(1)
+    st = pl.col("is_st").fill_null(False)
+    pct = _board_dated_expr(
+        rules, lambda b: b.limit_pct, pl.col("date"), default=0.10, st_table=True, st=st
+    )
+    unlimited_sessions = _board_dated_expr(
+        rules, lambda b: b.no_limit_first_sessions, list_date, default=1
     )
     has_limit = list_date.is_null() | (pl.col("_age") >= unlimited_sessions)
     pre = pl.col("pre_close")
