@@ -113,6 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_report_arguments(report)
     report.set_defaults(handler=_cmd_report)
+
+    from backtest.replay import add_replay_arguments, replay_main
+
+    replay = commands.add_parser(
+        "replay", help="run the six books over 2023-2024 and print the crash table"
+    )
+    add_replay_arguments(replay)
+    replay.set_defaults(handler=replay_main)
     return parser
 
 

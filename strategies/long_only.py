@@ -183,7 +183,7 @@ class IndexEnhancedParams:
         Sessions between rebalances.
     """
 
-    benchmark: Literal["000905", "000852"] = CSI500
+    benchmark: Literal["000905", "000852"] = "000905"  # CSI 500
     in_benchmark_share: float = 0.8
     alpha: AlphaWeights = field(default_factory=AlphaWeights)
     tilt: float = 1.0

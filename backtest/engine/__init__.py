@@ -6,6 +6,7 @@
 from backtest.engine.clock import Clock, ClockEvent, Phase
 from backtest.engine.config import EngineConfig, ExecutionPrice, canonical_json, config_hash
 from backtest.engine.engine import Book, Engine, StrategyError, run_backtest
+from backtest.engine.hedging import AccountView, FinancingConfig, FuturesConfig
 from backtest.engine.market_data import MarketData, MarketFeatures
 from backtest.engine.orders import Backlog, SessionFills, TargetOrder
 from backtest.engine.portfolio import Ledger, PortfolioView
@@ -13,6 +14,7 @@ from backtest.engine.result import Result
 from backtest.engine.strategy import Context, Strategy
 
 __all__ = [
+    "AccountView",
     "Backlog",
     "Book",
     "Clock",
@@ -21,6 +23,8 @@ __all__ = [
     "Engine",
     "EngineConfig",
     "ExecutionPrice",
+    "FinancingConfig",
+    "FuturesConfig",
     "Ledger",
     "MarketData",
     "MarketFeatures",

@@ -4,14 +4,19 @@ Per session, for every book (Python runs once per session per book; all per-stoc
 or the numba fill kernel):
 
 1. ``PRE_OPEN``: corporate actions (``adj_factor`` ratio scales positions and targets), T+1
-   unlock (``sellable = held``). Calendar events of futures and index reviews will hook here.
-2. ``OPEN``: the backlog's desired deltas ``target - held`` go through one
+   unlock (``sellable = held``), overnight financing interest of financed books.
+2. ``OPEN``: futures orders of hedged books (targets in the contract the roll rule names for
+   the session, so rolls happen here) fill at the contracts' open; then the backlog's desired
+   deltas ``target - held`` go through one
    :func:`backtest.engine.fills.fill_orders_nb` call at the open price (or VWAP); the ledger
    books the fills; ``on_fill`` runs. The kernel is called directly, not through the validating
    wrapper ``fill_orders``: every input is built by the engine (int64 shares, bool flags,
    ``sellable <= held``), so the per-session checks would only cost time.
-3. ``CLOSE``: mark to market at the close; ``on_bar(ctx)``; its cancels and targets update the
-   backlog, which executes from the next open.
+3. ``CLOSE``: futures marked to the settle (variation margin through cash, final settlement of
+   expiring contracts), the margin check of financed books; ``on_bar(ctx)``; its cancels and
+   targets update the backlog, which executes from the next open; a book in a margin call
+   has them replaced by forced de-leveraging orders (or cancelled, when liquidation is
+   blocked). See :mod:`backtest.engine.hedging`.
 4. ``SETTLE``: the session's rows go into the book's preallocated :class:`Recorder`.
 
 A strategy that raises stops the run with a :class:`StrategyError` naming the book, the session
@@ -30,9 +35,10 @@ import numpy as np
 from backtest.engine.clock import Clock, Phase
 from backtest.engine.config import EngineConfig, config_hash, to_plain
 from backtest.engine.fills import fill_orders_nb
+from backtest.engine.hedging import HEDGE_COLUMNS, ContractPlan, HedgeAccount
 from backtest.engine.ledger_nb import apply_session_nb, settle_nb
 from backtest.engine.market_data import MarketData, MarketFeatures
-from backtest.engine.orders import Backlog
+from backtest.engine.orders import Backlog, TargetOrder
 from backtest.engine.portfolio import Ledger
 from backtest.engine.result import Recorder, Result
 from backtest.engine.strategy import Context, Strategy
@@ -101,12 +107,22 @@ class _BookState:
         cash: float,
         lot_size: np.ndarray,
         min_lot: np.ndarray,
+        plan: ContractPlan,
     ) -> None:
         days, n = market.shape
         self.book = book
         self.ledger = Ledger(n=n, cash=cash)
         self.backlog = Backlog(n)
-        self.recorder = Recorder(days=days, n=n)
+        futures = book.strategy.futures_config()
+        financing = book.strategy.financing_config()
+        self.hedge = (
+            None
+            if futures is None and financing is None
+            else HedgeAccount(market=market, plan=plan, futures=futures, financing=financing)
+        )
+        self.recorder = Recorder(
+            days=days, n=n, extra_daily=HEDGE_COLUMNS if self.hedge is not None else ()
+        )
         self.context = Context(
             book=book.name,
             market=market,
@@ -115,6 +131,7 @@ class _BookState:
             backlog=self.backlog,
             lot_size=lot_size,
             min_lot=min_lot,
+            hedge=self.hedge,
         )
         self.session_lines: dict[str, float] = dict.fromkeys(_LINES, 0.0)
         self.previous_equity = cash
@@ -195,6 +212,7 @@ class _Run:
         self.reference = market["open"] if config.execution_price == "open" else self.features.vwap
         self.no_volatility = np.full(self.n, np.nan)
         self.data_range = market.data_range()
+        plan = ContractPlan(market)
         self.states = [
             _BookState(
                 b,
@@ -203,6 +221,7 @@ class _Run:
                 b.initial_cash if b.initial_cash is not None else config.initial_cash,
                 self.lot_size,
                 self.min_lot,
+                plan,
             )
             for b in books
         ]
@@ -227,6 +246,7 @@ class _Run:
             state.context._move(-1, 0)
             self.call(state, "on_start", 0)
             _take_requests(state)
+            _take_futures_requests(state)
 
     def end(self) -> dict[str, Result]:
         for state in self.states:
@@ -235,10 +255,10 @@ class _Run:
 
     # ------------------------------------------------------------------ phases
     def pre_open(self, t: int) -> None:
-        """Corporate actions, then T+1 unlock.
+        """Corporate actions, financing accrued overnight (financed books), then T+1 unlock.
 
-        Calendar events (futures expiry and rolls, index reviews, margin and financing
-        accruals) belong here, before the unlock; none exist yet.
+        Futures rolls are decided here too: the contract each hedge is held in comes from the
+        book's roll rule for session ``t`` and the orders fill at this session's open.
         """
         ratio = None
         if t > 0:
@@ -253,6 +273,8 @@ class _Run:
                 state.backlog.scale(ratio)
             state.ledger.unlock()
             state.session_lines = dict.fromkeys(_LINES, 0.0)
+            if state.hedge is not None:
+                state.ledger.cash -= state.hedge.pre_open(t, state.ledger.cash)
 
     def open(self, t: int) -> None:
         """Each book's backlog through one fill-kernel call; book the fills; ``on_fill``."""
@@ -262,9 +284,17 @@ class _Run:
         reference = self.reference[t]
         for state in self.states:
             ledger, backlog, recorder = state.ledger, state.backlog, state.recorder
+            hedge = state.hedge
+            frozen = hedge is not None and hedge.frozen()
+            if hedge is not None and not frozen:
+                ledger.cash -= hedge.open(t)
             orders = backlog.orders(ledger.positions)
-            if not orders.any():
+            if frozen or not orders.any():
                 continue
+            cash_available = max(ledger.cash, 0.0)
+            if hedge is not None:
+                previous_mark = features.mark[t - 1] if t > 0 else features.mark[0]
+                cash_available = hedge.buying_power(ledger.cash, ledger.equity(previous_mark))
             filled, price, impact, commission, stamp, transfer, status, _ = fill_orders_nb(
                 orders,
                 ledger.positions,
@@ -279,7 +309,7 @@ class _Run:
                 volatility,
                 self.lot_size,
                 self.min_lot,
-                max(ledger.cash, 0.0),
+                cash_available,
                 config.participation_cap,
                 config.impact_coefficient,
                 config.fallback_volatility,
@@ -317,11 +347,49 @@ class _Run:
                 self.call(state, "on_fill", t, recorder.session_fills(row_start, row_end))
 
     def close(self, t: int) -> None:
-        """``on_bar`` of each book with history up to today's close; queue its targets."""
+        """Futures to the settle and margin checks, then ``on_bar``; queue its targets.
+
+        A financed book below its maintenance ratio is in a margin call: after ``on_bar`` its
+        targets are replaced by forced de-leveraging orders (holdings and hedge scaled to the
+        target leverage; they go through the same fill kernel, so limit-locked stocks may not
+        sell), or, with ``block_liquidation``, every order is cancelled (the account is frozen).
+        """
+        mark = self.features.mark[t]
         for state in self.states:
+            hedge = state.hedge
+            if hedge is not None:
+                state.ledger.cash += hedge.settle(t)
+                holdings = state.ledger.holdings_value(mark)
+                hedge.margin_check(state.ledger.cash + holdings, holdings)
             state.context._move(t, t + 1)
             self.call(state, "on_bar", t)
             _take_requests(state)
+            _take_futures_requests(state)
+            if hedge is not None and hedge.in_call:
+                self.margin_call(state, mark)
+
+    def margin_call(self, state: _BookState, mark: np.ndarray) -> None:
+        """Replace a called book's orders: frozen (cancel all) or scaled to target leverage."""
+        hedge, ledger = state.hedge, state.ledger
+        assert hedge is not None and hedge.financing is not None
+        positions = ledger.positions
+        if hedge.financing.block_liquidation:
+            state.backlog.cancel(np.ones(self.n, dtype=bool))
+            hedge.hold_futures()
+            return
+        holdings = ledger.holdings_value(mark)
+        scale = hedge.deleverage_scale(ledger.cash + holdings, holdings)
+        lots = self.lot_size
+        sell = np.minimum(np.ceil(positions * (1.0 - scale) / lots) * lots, positions)
+        target = (positions - sell).astype(np.int64)
+        held = positions > 0
+        state.backlog.cancel(np.ones(self.n, dtype=bool))
+        state.backlog.replace(
+            TargetOrder(session_index=t_of(state), target_shares=target, is_set=held),
+            positions,
+        )
+        hedge.hold_futures()
+        hedge.scale_targets(scale)
 
     def settle(self, t: int) -> None:
         """Record the session's rows of every book (preallocated arrays)."""
@@ -347,6 +415,9 @@ class _Run:
             daily["gross_exposure"][t] = holdings / equity if equity > 0 else np.nan
             for kind, value in lines.items():
                 daily[kind][t] = value
+            if state.hedge is not None:
+                for kind, value in state.hedge.record().items():
+                    daily[kind][t] = value
             traded = lines["buy_notional"] + lines["sell_notional"]
             previous = state.previous_equity
             daily["turnover"][t] = traded / 2.0 / previous if previous > 0 else np.nan
@@ -389,6 +460,19 @@ def _take_requests(state: _BookState) -> None:
         state.backlog.cancel(cancel)
     if order is not None:
         state.backlog.replace(order, state.ledger.positions)
+
+
+def _take_futures_requests(state: _BookState) -> None:
+    """Apply a book's futures targets (product -> contracts) to its account."""
+    requests = state.context._take_futures_requests()
+    if state.hedge is not None:
+        for product, contracts in requests.items():
+            state.hedge.set_target(product, contracts)
+
+
+def t_of(state: _BookState) -> int:
+    """The session index a book's context is at."""
+    return state.context.session_index
 
 
 def run_backtest(

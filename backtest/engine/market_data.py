@@ -32,10 +32,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import polars as pl
 from numba import njit
 
+from backtest.engine.futures import FuturesPanel, futures_panel
+from backtest.engine.hedging import align_futures
 from backtest.engine.rules import BOARD_CODES
-from backtest.market.schema import INDEX_CODES, board_of
+from backtest.market.schema import FUTURES_UNDERLYING, INDEX_CODES, board_of
 from backtest.market.store import Panel
 
 FLOAT_FIELDS: tuple[str, ...] = (
@@ -165,6 +168,10 @@ class MarketData:
     fields: Mapping[str, np.ndarray]
     index_weights: Mapping[str, np.ndarray] = field(default_factory=dict)
     index_closes: Mapping[str, np.ndarray] = field(default_factory=dict)
+    #: index opens per code (used to split a futures trade's P&L at the open); may be empty
+    index_opens: Mapping[str, np.ndarray] = field(default_factory=dict)
+    #: CFFEX futures bars aligned on ``dates`` (``None`` when the market has none)
+    futures: FuturesPanel | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -200,6 +207,8 @@ class MarketData:
         boards: Sequence[str] | None = None,
         index_weights: Mapping[str, np.ndarray] | None = None,
         index_closes: Mapping[str, np.ndarray] | None = None,
+        index_opens: Mapping[str, np.ndarray] | None = None,
+        futures: FuturesPanel | None = None,
         **arrays: np.ndarray,
     ) -> MarketData:
         """Build from ``(days, n)`` arrays; only ``close`` is required.
@@ -210,6 +219,8 @@ class MarketData:
         arrays (no memory). Given float64 C-ordered arrays are used **without a copy** (the
         market's view of them is read-only): do not modify them afterwards.
         ``boards`` defaults to each symbol's board from its code (:func:`board_of`).
+        ``futures`` (a :class:`~backtest.engine.futures.FuturesPanel`) is reindexed onto
+        ``dates`` (NaN on sessions it lacks); ``index_opens`` are ``(days,)`` like closes.
 
         >>> market = MarketData.from_arrays(
         ...     dates=["2024-02-05", "2024-02-06"], symbols=["600000", "688981"],
@@ -281,11 +292,16 @@ class MarketData:
             code: _read_only(np.array(c, dtype=np.float64))
             for code, c in (index_closes or {}).items()
         }
-        for code, c in closes.items():
-            if c.shape != (shape[0],):
-                raise ValueError(
-                    f"index_closes[{code!r}] has shape {c.shape}; expected ({shape[0]},)"
-                )
+        opens = {
+            code: _read_only(np.array(c, dtype=np.float64))
+            for code, c in (index_opens or {}).items()
+        }
+        for label, series in (("index_closes", closes), ("index_opens", opens)):
+            for code, c in series.items():
+                if c.shape != (shape[0],):
+                    raise ValueError(
+                        f"{label}[{code!r}] has shape {c.shape}; expected ({shape[0]},)"
+                    )
         return cls(
             dates=_read_only(day_axis),
             symbols=_read_only(symbol_axis),
@@ -293,6 +309,8 @@ class MarketData:
             fields=out,
             index_weights=weights,
             index_closes=closes,
+            index_opens=opens,
+            futures=None if futures is None else align_futures(futures, day_axis),
         )
 
     @classmethod
@@ -308,7 +326,8 @@ class MarketData:
         """Load a date range from a :class:`~backtest.market.store.Store` (one query per table).
 
         Index codes without weights in the store get no entry in ``index_weights``; index codes
-        without bars get no entry in ``index_closes``.
+        without bars get no entry in ``index_closes``. Futures bars, when the store has any,
+        become ``futures`` (with the closes and opens of their underlying indices).
         """
         # a few fields per query: the transient Arrow table stays small (peak memory)
         names = list(FLOAT_FIELDS + BOOL_FIELDS)
@@ -333,12 +352,20 @@ class MarketData:
             if np.any(wpanel.values["weight"] > 0):
                 weights[code] = wpanel.values["weight"]
         closes: dict[str, np.ndarray] = {}
+        opens: dict[str, np.ndarray] = {}
+        futures = None
+        if not store.is_empty("futures_bars"):
+            futures = futures_panel(
+                store.read("futures_bars", start=start, end=end),
+                fields=("open", "close", "settle", "open_interest"),
+            )
+            index_codes = tuple(dict.fromkeys([*index_codes, *FUTURES_UNDERLYING.values()]))
         if list(index_codes):
             bars = store.read(
                 "index_bars",
                 start=start,
                 end=end,
-                columns=["date", "index_code", "close"],
+                columns=["date", "index_code", "open", "close"],
                 where={"index_code": list(index_codes)},
             )
             positions = {d: i for i, d in enumerate(panel.dates.astype("datetime64[D]").tolist())}
@@ -346,10 +373,11 @@ class MarketData:
                 rows = bars.filter(bars["index_code"] == code)
                 if rows.height == 0:
                     continue
-                series = np.full(panel.shape[0], np.nan)
-                for day, value in zip(rows["date"].to_list(), rows["close"].to_list(), strict=True):
-                    series[positions[day]] = value
-                closes[code] = series
+                where = np.array([positions[d] for d in rows["date"].to_list()], dtype=np.int64)
+                for column, target in (("close", closes), ("open", opens)):
+                    series = np.full(panel.shape[0], np.nan)
+                    series[where] = rows[column].cast(pl.Float64).to_numpy()
+                    target[code] = series
         volume = panel.values["volume"]
         return cls.from_arrays(
             dates=panel.dates,
@@ -357,6 +385,8 @@ class MarketData:
             boards=boards,
             index_weights=weights,
             index_closes=closes,
+            index_opens=opens,
+            futures=futures,
             **{name: panel.values[name] for name in FLOAT_FIELDS if name != "volume"},
             volume=volume,
             **{name: panel.values[name] for name in BOOL_FIELDS},

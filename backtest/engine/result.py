@@ -9,7 +9,9 @@ Frames of a :class:`Result` (all sorted by date, then symbol):
 ``daily``
     date, equity, cash, holdings_value, gross_exposure (holdings / equity), impact, commission,
     stamp_duty, transfer_fee (CNY, that session), buy_notional, sell_notional,
-    turnover ((buys + sells) / 2 / previous equity), n_positions, backlog_orders.
+    turnover ((buys + sells) / 2 / previous equity), then, only for books with futures or
+    financing (:mod:`backtest.engine.hedging`): futures_pnl, basis_carry, roll, futures_fees,
+    financing, margin_required, futures_notional, margin_call; then n_positions, backlog_orders.
 ``positions``
     date, symbol, shares, value (at the mark), weight: non-zero positions after the close.
 ``fills``
@@ -34,6 +36,7 @@ import numpy as np
 import polars as pl
 
 from backtest.engine.fills import FillStatus
+from backtest.engine.hedging import HEDGE_COLUMNS
 from backtest.engine.orders import SessionFills
 
 STATUS_NAMES: tuple[str, ...] = tuple(s.name for s in sorted(FillStatus, key=int))
@@ -64,9 +67,9 @@ _FRAMES = ("daily", "positions", "fills", "backlog", "status_counts")
 class Recorder:
     """Preallocated per-session storage of one book (see the module docs)."""
 
-    def __init__(self, *, days: int, n: int) -> None:
+    def __init__(self, *, days: int, n: int, extra_daily: tuple[str, ...] = ()) -> None:
         self.sessions_done = 0
-        self.daily = {name: np.full(days, np.nan) for name in DAILY_COLUMNS}
+        self.daily = {name: np.full(days, np.nan) for name in (*DAILY_COLUMNS, *extra_daily)}
         self.n_positions = np.zeros(days, dtype=np.int64)
         self.backlog_orders = np.zeros(days, dtype=np.int64)
         self.positions = np.zeros((days, n), dtype=np.int64)
@@ -309,8 +312,12 @@ class Result:
                         f"CREATE TABLE IF NOT EXISTS {table} AS "
                         "SELECT CAST(NULL AS VARCHAR) AS run_id, * FROM _result_frame LIMIT 0"
                     )
+                    _add_missing_columns(con, table)
                     con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
-                    con.execute(f"INSERT INTO {table} SELECT ?, * FROM _result_frame", [run_id])
+                    con.execute(
+                        f"INSERT INTO {table} BY NAME SELECT ? AS run_id, * FROM _result_frame",
+                        [run_id],
+                    )
                 finally:
                     con.unregister("_result_frame")
             con.execute("COMMIT")
@@ -345,6 +352,15 @@ class Result:
         finally:
             if owned:
                 con.close()
+        # columns only some books have (futures, financing) are NULL for the others: drop them
+        daily = frames["daily"]
+        kept = [
+            c
+            for c in daily.columns
+            if c in _ALWAYS_DAILY or daily.height == 0 or daily[c].null_count() < daily.height
+        ]
+        column_order = [c for c in ("date", *DAILY_COLUMNS, *HEDGE_COLUMNS) if c in kept]
+        frames["daily"] = daily.select(column_order + [c for c in kept if c not in column_order])
         row = meta.row(0, named=True)
         return cls(
             book=row["book"],
@@ -356,6 +372,17 @@ class Result:
             complete=bool(row["complete"]),
             **frames,
         )
+
+
+_ALWAYS_DAILY = frozenset(("date", *DAILY_COLUMNS, "n_positions", "backlog_orders"))
+
+
+def _add_missing_columns(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Add to ``table`` the columns of ``_result_frame`` it lacks (books differ in columns)."""
+    have = {row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()}
+    for name, kind, *_ in con.execute("DESCRIBE SELECT * FROM _result_frame").fetchall():
+        if name not in have:
+            con.execute(f'ALTER TABLE {table} ADD COLUMN "{name}" {kind}')
 
 
 def _query(con: duckdb.DuckDBPyConnection, query: str, params: list[Any]) -> pl.DataFrame:

@@ -34,6 +34,7 @@ from backtest.engine.orders import SessionFills, TargetOrder
 from backtest.engine.portfolio import PortfolioView
 
 if TYPE_CHECKING:
+    from backtest.engine.hedging import AccountView, FinancingConfig, FuturesConfig, HedgeAccount
     from backtest.engine.orders import Backlog
     from backtest.engine.portfolio import Ledger
 
@@ -76,6 +77,14 @@ class Strategy(Generic[P]):
     def on_end(self, ctx: Context) -> None:
         """Run once after the last session."""
 
+    def futures_config(self) -> FuturesConfig | None:
+        """Return a :class:`~backtest.engine.hedging.FuturesConfig` to trade index futures."""
+        return None
+
+    def financing_config(self) -> FinancingConfig | None:
+        """Return a :class:`~backtest.engine.hedging.FinancingConfig` for broker financing."""
+        return None
+
 
 class Context:
     """A book's window on the market and its own portfolio (see the module docs).
@@ -93,8 +102,11 @@ class Context:
         backlog: Backlog,
         lot_size: np.ndarray,
         min_lot: np.ndarray,
+        hedge: HedgeAccount | None = None,
     ) -> None:
         self.book = book
+        self._hedge = hedge
+        self._pending_futures: dict[str, int] = {}
         self._market = market
         self._features = features
         self._ledger = ledger
@@ -127,6 +139,11 @@ class Context:
         self._pending_cancel[:] = False
         self._pending_set[:] = False
         return cancel, order
+
+    def _take_futures_requests(self) -> dict[str, int]:
+        """Hand the session's futures targets (product -> signed contracts) to the engine."""
+        out, self._pending_futures = self._pending_futures, {}
+        return out
 
     # ------------------------------------------------------------------ time and universe
     @property
@@ -228,6 +245,56 @@ class Context:
         if self._visible_end == 0:
             return np.zeros(self._market.shape[1])
         return self._features.mark[self._visible_end - 1]
+
+    # ------------------------------------------------------------------ futures and financing
+    @property
+    def account(self) -> AccountView:
+        """The book's futures and financing account (positions, targets, margin, call flag)."""
+        if self._hedge is None:
+            raise ValueError(
+                f"book {self.book!r} has no futures or financing account; return a config from "
+                "the strategy's futures_config() or financing_config()"
+            )
+        return self._hedge.view()
+
+    def order_futures_target(self, product: str, contracts: int) -> None:
+        """Hold ``contracts`` (signed: short < 0) of ``product`` from the next open.
+
+        The engine holds them in the contract the book's roll rule names for each session and
+        rolls them at the open ``sessions_before_expiry`` sessions before expiry.
+        """
+        from backtest.engine.hedging import check_product
+
+        check_product(product)
+        if self._hedge is None or self._hedge.futures is None:
+            raise ValueError(
+                f"book {self.book!r} has no futures account: return a FuturesConfig from the "
+                "strategy's futures_config() to trade futures"
+            )
+        if int(contracts) != contracts:
+            raise ValueError(f"contracts must be a whole number, got {contracts}")
+        self._pending_futures[product] = int(contracts)
+
+    def hedge_notional(self, product: str, notional_cny: float) -> int:
+        """Target the contracts whose index notional is ``notional_cny`` (short < 0).
+
+        ``contracts = round(notional / (S * multiplier))`` with ``S`` the underlying index's
+        latest close (:func:`backtest.engine.futures_hedge.hedge_contracts`). Returns them.
+        """
+        from backtest.engine.futures_hedge import hedge_contracts
+        from backtest.engine.hedging import check_product
+        from backtest.market.schema import FUTURES_UNDERLYING
+
+        check_product(product)
+        level = float(self.index_history(FUTURES_UNDERLYING[product], 1)[-1])
+        if not np.isfinite(level) or level <= 0:
+            raise ValueError(
+                f"book {self.book!r}: no close of {FUTURES_UNDERLYING[product]} on {self.today} "
+                f"to size a {product} hedge"
+            )
+        contracts = hedge_contracts(notional_cny, level, product)
+        self.order_futures_target(product, contracts)
+        return contracts
 
     # ------------------------------------------------------------------ orders
     def order_target_weights(self, weights: np.ndarray | Mapping[str, float]) -> None:

@@ -1,0 +1,192 @@
+"""``backtest replay``: the 2023-2024 crash through the six books of the industry, one table.
+
+Runs IndexTracker (CSI 500), Microcap, IndexEnhanced (CSI 500 and CSI 1000), MarketNeutral
+(IC) and DMA (IC, 4x) in one engine pass over the store's market (building the default scenario
+first when the store is empty) and prints, per book:
+
+- ``total %``: equity at the end over the initial cash, minus 1;
+- ``2023 %`` / ``xs 2023 %``: return over 2023 (first session's close to 2023-12-29) and the
+  excess over the benchmark (book minus benchmark return, same window; a hedged book's
+  benchmark is cash, so its excess is its return);
+- ``crash %`` / ``xs crash %``: the same over 2024-01-01..2024-02-07 (from the close of
+  2023-12-29 to the close of 2024-02-07);
+- ``max dd %``: the largest fall of equity from a running peak;
+- costs in CNY million (positive = paid): impact, commission, stamp duty + transfer fee,
+  futures fees, financing; ``basis+roll``: the hedge's basis carry and roll (CNY million, signed:
+  negative = the hedge cost money);
+- ``blocked``: sessions in which some order could not be filled (limit-locked, suspended or
+  capped by the participation limit), ``calls``: margin-call sessions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import time
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from backtest.engine import Engine, EngineConfig, MarketData, Result, Strategy
+from backtest.market.schema import CSI500, CSI1000, MICROCAP
+
+CASH = "cash"
+YEAR_END_2023 = dt.date(2023, 12, 29)
+CRASH_END = dt.date(2024, 2, 7)
+_BLOCKING = ("partial_cap", "locked_limit_up", "locked_limit_down", "suspended")
+
+
+def default_books() -> dict[str, tuple[Strategy[Any], str]]:
+    """The six books of the replay, each with its benchmark index code (or ``"cash"``)."""
+    from strategies.hedged import DMA, DMAParams, MarketNeutral, MarketNeutralParams
+    from strategies.long_only import (
+        IndexEnhanced,
+        IndexEnhancedParams,
+        IndexTracker,
+        IndexTrackerParams,
+        Microcap,
+        MicrocapParams,
+    )
+
+    return {
+        "tracker_csi500": (IndexTracker(IndexTrackerParams(benchmark=CSI500)), CSI500),
+        "microcap": (Microcap(MicrocapParams()), MICROCAP),
+        "enhanced_csi500": (IndexEnhanced(IndexEnhancedParams(benchmark="000905")), CSI500),
+        "enhanced_csi1000": (IndexEnhanced(IndexEnhancedParams(benchmark="000852")), CSI1000),
+        "neutral_ic": (MarketNeutral(MarketNeutralParams(futures_product="IC")), CASH),
+        "dma_ic": (DMA(DMAParams(futures_product="IC")), CASH),
+    }
+
+
+def run_replay(
+    market: MarketData, config: EngineConfig | None = None
+) -> tuple[dict[str, Result], dict[str, str]]:
+    """Run the default books over ``market``; return results and benchmarks by book name."""
+    books = default_books()
+    results = Engine(config).run(market, {name: book for name, (book, _) in books.items()})
+    return results, {name: benchmark for name, (_, benchmark) in books.items()}
+
+
+def _value_on(dates: np.ndarray, values: np.ndarray, day: dt.date) -> float:
+    """The value at the last session on or before ``day`` (NaN when there is none)."""
+    where = int(np.searchsorted(dates, np.datetime64(day, "D"), side="right")) - 1
+    return float(values[where]) if where >= 0 else float("nan")
+
+
+def replay_table(
+    results: dict[str, Result], benchmarks: dict[str, str], market: MarketData
+) -> pl.DataFrame:
+    """One row per book with the figures described in the module docs (returns as fractions)."""
+    rows = []
+    for name, result in results.items():
+        daily = result.daily
+        dates = daily["date"].to_numpy().astype("datetime64[D]")
+        equity = daily["equity"].to_numpy()
+        start = float(result.config["initial_cash"])
+        benchmark = benchmarks[name]
+        if benchmark == CASH:
+            index = np.ones(market.dates.size)
+        else:
+            index = np.asarray(market.index_closes[benchmark])
+        index_dates = market.dates.astype("datetime64[D]")
+        book_2023 = _value_on(dates, equity, YEAR_END_2023) / start - 1.0
+        index_2023 = _value_on(index_dates, index, YEAR_END_2023) / index[0] - 1.0
+        book_crash = _value_on(dates, equity, CRASH_END) / _value_on(dates, equity, YEAR_END_2023)
+        index_crash = _value_on(index_dates, index, CRASH_END) / _value_on(
+            index_dates, index, YEAR_END_2023
+        )
+        counts = result.status_counts
+        blocked = counts.select(pl.sum_horizontal(*_BLOCKING) > 0).to_series().sum()
+
+        def total(column: str, frame: pl.DataFrame = daily) -> float:
+            return float(frame[column].sum()) if column in frame.columns else 0.0
+
+        rows.append(
+            {
+                "book": name,
+                "benchmark": benchmark,
+                "total": equity[-1] / start - 1.0,
+                "ret_2023": book_2023,
+                "excess_2023": book_2023 - index_2023,
+                "ret_crash": book_crash - 1.0,
+                "excess_crash": book_crash - index_crash,
+                "max_drawdown": float(np.min(equity / np.maximum.accumulate(equity) - 1.0)),
+                "impact_cny": total("impact"),
+                "commission_cny": total("commission"),
+                "taxes_cny": total("stamp_duty") + total("transfer_fee"),
+                "futures_fees_cny": total("futures_fees"),
+                "financing_cny": total("financing"),
+                "basis_carry_cny": total("basis_carry"),
+                "roll_cny": total("roll"),
+                "blocked_sessions": int(blocked),
+                "margin_call_sessions": int(total("margin_call")),
+            }
+        )
+    return pl.DataFrame(rows)
+
+
+def format_table(table: pl.DataFrame) -> str:
+    """The replay table as aligned text (percent and CNY million, signs kept)."""
+    header = (
+        f"{'book':<17}{'bench':>9}{'total %':>9}{'2023 %':>8}{'xs 2023':>8}{'crash %':>8}"
+        f"{'xs crash':>9}{'max dd %':>9}{'impact':>8}{'commis':>8}{'taxes':>7}{'fut fee':>8}"
+        f"{'financ':>8}{'basis+roll':>11}{'blocked':>8}{'calls':>6}"
+    )
+    lines = [
+        "returns in %, excess = book - benchmark (hedged books: benchmark cash); "
+        "costs and basis in CNY million",
+        header,
+        "-" * len(header),
+    ]
+    for r in table.iter_rows(named=True):
+        basis = (r["basis_carry_cny"] + r["roll_cny"]) / 1e6
+        lines.append(
+            f"{r['book']:<17}{r['benchmark']:>9}{100 * r['total']:>+9.1f}"
+            f"{100 * r['ret_2023']:>+8.1f}{100 * r['excess_2023']:>+8.1f}"
+            f"{100 * r['ret_crash']:>+8.1f}{100 * r['excess_crash']:>+9.1f}"
+            f"{100 * r['max_drawdown']:>+9.1f}{r['impact_cny'] / 1e6:>8.2f}"
+            f"{r['commission_cny'] / 1e6:>8.2f}{r['taxes_cny'] / 1e6:>7.2f}"
+            f"{r['futures_fees_cny'] / 1e6:>8.2f}{r['financing_cny'] / 1e6:>8.2f}"
+            f"{basis:>+11.2f}{r['blocked_sessions']:>8d}{r['margin_call_sessions']:>6d}"
+        )
+    return "\n".join(lines)
+
+
+def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``backtest replay``."""
+    from backtest.cli import add_store_argument
+
+    add_store_argument(parser)
+    parser.add_argument("--start", default=None, help="first session (default: the store's)")
+    parser.add_argument("--end", default=None, help="last session (default: the store's)")
+    parser.add_argument(
+        "--save", metavar="RUN_ID", default=None, help="save each book's result as RUN_ID/<book>"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def replay_main(args: argparse.Namespace) -> int:
+    """Run ``backtest replay`` (see the module docs); return the exit code."""
+    from backtest.market.scenario import build_scenario
+    from backtest.market.store import Store
+
+    began = time.perf_counter()
+    args.store.parent.mkdir(parents=True, exist_ok=True)
+    with Store(args.store) as store:
+        if store.is_empty("bars"):
+            print(f"{args.store} is empty: building the default 2023-2024 scenario first")
+            build_scenario(store, progress=not args.quiet)
+        market = MarketData.from_store(store, start=args.start, end=args.end)
+        results, benchmarks = run_replay(market)
+        if args.save:
+            for name, result in results.items():
+                result.save(store, f"{args.save}/{name}")
+    print(format_table(replay_table(results, benchmarks, market)))
+    if args.save:
+        print(f"saved {len(results)} results as {args.save}/<book> in {args.store}")
+    print(
+        f"replayed {market.shape[0]} sessions x {market.shape[1]} stocks "
+        f"in {time.perf_counter() - began:.1f} s"
+    )
+    return 0
