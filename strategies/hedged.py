@@ -26,17 +26,6 @@ __all__ = ["DMA", "DMAParams", "MarketNeutral", "MarketNeutralParams"]
 HEDGE_PRODUCTS: tuple[str, ...] = ("IC", "IM", "IF")
 
 
-def hedged_basket() -> IndexEnhancedParams:
-    """The default long basket of the hedged books: the CSI 500 enhanced basket, traded slower.
-
-    Rebalanced every 10 sessions with at most 20 % one-way turnover (the long-only book's
-    defaults are 5 and 30 %): a hedged book keeps only the excess, so trading costs weigh
-    more, and at 4x (DMA) four times more. On the default scenario this halves the neutral
-    book's impact and commission and lifts its 2023 return by about 2.6 points.
-    """
-    return IndexEnhancedParams(rebalance_every=10, max_turnover=0.2)
-
-
 def _check(name: str, value: float, low: float, high: float) -> None:
     if not (low <= value <= high):
         raise ValueError(f"{name} must be in [{low}, {high}], got {value}")
@@ -75,7 +64,7 @@ class MarketNeutralParams:
     ----------
     enhanced
         The long basket: an index-enhanced book's parameters (benchmark CSI 500 or 1000;
-        default :func:`hedged_basket`).
+        default: the CSI 500 enhanced basket, ``IndexEnhancedParams()``).
     futures_product
         ``"IC"`` (CSI 500), ``"IM"`` (CSI 1000) or ``"IF"`` (CSI 300).
     hedge_ratio
@@ -91,7 +80,7 @@ class MarketNeutralParams:
         Optional stop that cuts gross exposure (None: never).
     """
 
-    enhanced: IndexEnhancedParams = field(default_factory=hedged_basket)
+    enhanced: IndexEnhancedParams = field(default_factory=IndexEnhancedParams)
     futures_product: str = "IC"
     hedge_ratio: float = 1.0
     long_gross: float = 0.8
@@ -172,7 +161,7 @@ class DMAParams:
     Attributes
     ----------
     enhanced
-        The long basket's parameters (default :func:`hedged_basket`).
+        The long basket's parameters (default: the CSI 500 basket, ``IndexEnhancedParams()``).
     futures_product
         ``"IC"``, ``"IM"`` or ``"IF"``.
     hedge_ratio
@@ -186,7 +175,7 @@ class DMAParams:
         Futures settings, as for :class:`MarketNeutralParams`.
     """
 
-    enhanced: IndexEnhancedParams = field(default_factory=hedged_basket)
+    enhanced: IndexEnhancedParams = field(default_factory=IndexEnhancedParams)
     futures_product: str = "IC"
     hedge_ratio: float = 1.0
     leverage: float = 4.0

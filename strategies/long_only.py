@@ -140,11 +140,15 @@ class Microcap(Strategy[MicrocapParams]):
 class AlphaWeights:
     """Weights of the alpha components (z-scored, summed): positive means 'buy more of it'.
 
-    The defaults load on small size, short-term reversal and low turnover: the 2023 recipe.
+    The defaults load on small size and low turnover, the two legs of the 2023 recipe that the
+    calibrated scenario prices. Short-term reversal is the third leg on real data (set
+    ``reversal=0.5`` there); its default here is 0 because the scenario's returns carry no
+    reversal premium, so the signal would only add turnover: on the default scenario a weight
+    of 0.1 costs the CSI 500 book about 4.6 points of 2023 excess in trading.
     """
 
     small_size: float = 1.0
-    reversal: float = 0.5
+    reversal: float = 0.0
     low_liquidity: float = 0.5
 
     def as_dict(self) -> dict[str, float]:
@@ -189,11 +193,11 @@ class IndexEnhancedParams:
     tilt: float = 1.0
     max_active_weight: float = 0.005
     out_of_benchmark_names: int = 150
-    max_turnover: float = 0.3
+    max_turnover: float = 0.2
     reversal_window: int = 20
     liquidity_window: int = 20
     gross: float = 0.98
-    rebalance_every: int = 5
+    rebalance_every: int = 10
 
     def __post_init__(self) -> None:
         _check_benchmark(self.benchmark, (CSI500, CSI1000))

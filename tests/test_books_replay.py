@@ -50,7 +50,7 @@ def test_microcap_book_gains_strongly_in_2023_and_loses_what_its_index_lost(repl
 @pytest.mark.parametrize("book", ["enhanced_csi500", "enhanced_csi1000"])
 def test_enhanced_books_earn_excess_in_2023_and_lose_it_in_the_crash(replay, book):
     _, _, rows, _ = replay
-    assert rows[book]["excess_2023"] > 0.0
+    assert rows[book]["excess_2023"] > 0.05  # 2023 enhanced products earned about 10 %
     assert rows[book]["excess_crash"] < -0.05
 
 
