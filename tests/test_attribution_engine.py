@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import polars as pl
 import pytest
@@ -228,7 +226,7 @@ def _with_hedge_lines(result: Result, seed: int) -> Result:
         pl.Series("roll", roll),
         pl.Series("financing", financing),
     )
-    return dataclasses.replace(result, daily=daily)
+    return result.replace(daily=daily)
 
 
 def test_hedge_and_financing_columns_become_lines_that_add_up(results, market):
@@ -255,8 +253,8 @@ def test_books_without_hedge_columns_have_no_hedge_lines(attributions):
 def test_pnl_the_ledger_does_not_itemise_is_refused_with_its_date(results, market):
     result = results["random"]
     bump = np.where(np.arange(result.daily.height) >= 10, 1_000.0, 0.0)
-    broken = dataclasses.replace(
-        result, daily=result.daily.with_columns(pl.col("equity") + bump, pl.col("cash") + bump)
+    broken = result.replace(
+        daily=result.daily.with_columns(pl.col("equity") + bump, pl.col("cash") + bump)
     )
     day = result.daily["date"][10]
     with pytest.raises(AttributionIdentityError, match=str(day)):
@@ -280,7 +278,7 @@ def test_cash_benchmark_earns_nothing_and_holds_nothing(results, market):
 
 
 def test_benchmark_comes_from_the_caller_then_the_book_parameters(results):
-    result = dataclasses.replace(results["momentum"], params={"benchmark": "000905"})
+    result = results["momentum"].replace(params={"benchmark": "000905"})
     assert resolve_benchmark(result) == "000905"
     assert resolve_benchmark(result, {"momentum": "000852"}) == "000852"
     assert resolve_benchmark(result, "cash") == "cash"
@@ -295,8 +293,7 @@ def test_unknown_benchmark_names_the_indices_the_market_has(results, market):
 def test_partial_result_is_attributed_over_its_own_sessions(results, market):
     result = results["random"]
     last = result.daily["date"][19]
-    partial = dataclasses.replace(
-        result,
+    partial = result.replace(
         complete=False,
         **{
             name: getattr(result, name).filter(pl.col("date") <= last)

@@ -172,6 +172,10 @@ class MarketData:
     index_opens: Mapping[str, np.ndarray] = field(default_factory=dict)
     #: CFFEX futures bars aligned on ``dates`` (``None`` when the market has none)
     futures: FuturesPanel | None = None
+    #: derived arrays already computed, by window settings (see :meth:`features`)
+    _feature_cache: dict[tuple[int, int], MarketFeatures] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -394,7 +398,19 @@ class MarketData:
 
     # ------------------------------------------------------------------ derived arrays
     def features(self, *, volatility_window: int = 20, adv_window: int = 20) -> MarketFeatures:
-        """Compute the derived arrays (see the module docs) for the given windows."""
+        """Return the derived arrays (see the module docs) for the given windows.
+
+        They depend only on the market's read-only arrays and the windows, so they are computed
+        once per market and window pair and shared by every later run (a parameter sweep over
+        one market pays for them once).
+        """
+        key = (volatility_window, adv_window)
+        cached = self._feature_cache.get(key)
+        if cached is None:
+            cached = self._feature_cache[key] = self._derive_features(volatility_window, adv_window)
+        return cached
+
+    def _derive_features(self, volatility_window: int, adv_window: int) -> MarketFeatures:
         f = self.fields
         adj_close, returns, vwap, mark, locked_up, locked_down = derive_nb(
             f["open"],

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -145,62 +146,21 @@ class Recorder:
             pl.Series("n_positions", self.n_positions[:done]),
             pl.Series("backlog_orders", self.backlog_orders[:done]),
         )
-        symbol_series = pl.Series("symbol", np.asarray(symbols, dtype=object).tolist(), pl.String)
-        # rank of each symbol in sorted order: rows come out sorted by (date, symbol)
-        symbol_rank = np.empty(symbol_series.len(), dtype=np.int64)
-        symbol_rank[np.argsort(np.asarray(symbols, dtype=str), kind="stable")] = np.arange(
-            symbol_series.len()
-        )
-
-        symbols_sorted = bool(np.all(symbol_rank == np.arange(symbol_rank.size)))
-
-        def sorted_cells(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            rows, cols = np.nonzero(matrix)  # row-major: already by (date, column)
-            if symbols_sorted:
-                return rows, cols
-            order = np.lexsort((symbol_rank[cols], rows))
-            return rows[order], cols[order]
-
-        rows, cols = sorted_cells(self.positions[:done])
-        shares = self.positions[:done][rows, cols]
-        value = shares * mark[rows, cols]
-        equity = self.daily["equity"][rows]
-        positions = pl.DataFrame(
-            {
-                "date": day_axis[rows],
-                "symbol": symbol_series.gather(cols),
-                "shares": shares,
-                "value": value,
-                "weight": np.where(equity > 0, value / np.where(equity > 0, equity, 1.0), 0.0),
-            }
-        )
-        k = self._fill_rows
-        order = np.lexsort((symbol_rank[self._fill_int[1, :k]], self._fill_int[0, :k]))
-        session = self._fill_int[0, :k][order]
-        status = self._fill_status[:k][order]
-        fills = pl.DataFrame(
-            {
-                "date": dates[session].astype("datetime64[D]"),
-                "symbol": symbol_series.gather(self._fill_int[1, :k][order]),
-                "order_shares": self._fill_int[2, :k][order],
-                "filled_shares": self._fill_int[3, :k][order],
-                **{name: self._fill_float[j, :k][order] for j, name in enumerate(_FILL_FLOATS)},
-                "status": status,
-                "status_name": pl.Series(list(STATUS_NAMES), dtype=pl.String).gather(status),
-            }
-        )
-        rows, cols = sorted_cells(self.backlog_shares[:done])
-        backlog = pl.DataFrame(
-            {
-                "date": day_axis[rows],
-                "symbol": symbol_series.gather(cols),
-                "remaining_shares": self.backlog_shares[:done][rows, cols],
-                "age_sessions": self.backlog_age[:done][rows, cols],
-            }
-        )
-        counts = pl.DataFrame(
-            {"date": day_axis}
-            | {name.lower(): self.status_counts[:done, j] for j, name in enumerate(STATUS_NAMES)}
+        # The long frames are built on first access: a sweep that reads only ``daily`` never
+        # pays for them. The views below are of arrays the finished run no longer writes.
+        tables = _LongTables(
+            day_axis=day_axis,
+            dates=dates,
+            symbols=symbols,
+            mark=mark[:done],
+            equity=self.daily["equity"][:done],
+            positions=self.positions[:done],
+            backlog_shares=self.backlog_shares[:done],
+            backlog_age=self.backlog_age[:done],
+            status_counts=self.status_counts[:done],
+            fill_int=self._fill_int[:, : self._fill_rows],
+            fill_float=self._fill_float[:, : self._fill_rows],
+            fill_status=self._fill_status[: self._fill_rows],
         )
         return Result(
             book=book,
@@ -211,10 +171,95 @@ class Recorder:
             config_hash=run_hash,
             complete=complete,
             daily=daily,
-            positions=positions,
-            fills=fills,
-            backlog=backlog,
-            status_counts=counts,
+            positions=tables.positions_frame,
+            fills=tables.fills_frame,
+            backlog=tables.backlog_frame,
+            status_counts=tables.counts_frame,
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _LongTables:
+    """Build a finished run's long frames from its recorded arrays (by date, then symbol)."""
+
+    day_axis: np.ndarray
+    dates: np.ndarray
+    symbols: np.ndarray
+    mark: np.ndarray
+    equity: np.ndarray
+    positions: np.ndarray
+    backlog_shares: np.ndarray
+    backlog_age: np.ndarray
+    status_counts: np.ndarray
+    fill_int: np.ndarray
+    fill_float: np.ndarray
+    fill_status: np.ndarray
+
+    def _symbol_series(self) -> pl.Series:
+        return pl.Series("symbol", np.asarray(self.symbols, dtype=object).tolist(), pl.String)
+
+    def _symbol_rank(self) -> np.ndarray:
+        """Rank of each symbol in sorted order, so rows come out sorted by (date, symbol)."""
+        rank = np.empty(self.symbols.size, dtype=np.int64)
+        rank[np.argsort(np.asarray(self.symbols, dtype=str), kind="stable")] = np.arange(
+            self.symbols.size
+        )
+        return rank
+
+    def _sorted_cells(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rows, cols = np.nonzero(matrix)  # row-major: already by (date, column)
+        rank = self._symbol_rank()
+        if bool(np.all(rank == np.arange(rank.size))):
+            return rows, cols
+        order = np.lexsort((rank[cols], rows))
+        return rows[order], cols[order]
+
+    def positions_frame(self) -> pl.DataFrame:
+        rows, cols = self._sorted_cells(self.positions)
+        shares = self.positions[rows, cols]
+        value = shares * self.mark[rows, cols]
+        equity = self.equity[rows]
+        return pl.DataFrame(
+            {
+                "date": self.day_axis[rows],
+                "symbol": self._symbol_series().gather(cols),
+                "shares": shares,
+                "value": value,
+                "weight": np.where(equity > 0, value / np.where(equity > 0, equity, 1.0), 0.0),
+            }
+        )
+
+    def fills_frame(self) -> pl.DataFrame:
+        order = np.lexsort((self._symbol_rank()[self.fill_int[1]], self.fill_int[0]))
+        session = self.fill_int[0][order]
+        status = self.fill_status[order]
+        return pl.DataFrame(
+            {
+                "date": self.dates[session].astype("datetime64[D]"),
+                "symbol": self._symbol_series().gather(self.fill_int[1][order]),
+                "order_shares": self.fill_int[2][order],
+                "filled_shares": self.fill_int[3][order],
+                **{name: self.fill_float[j][order] for j, name in enumerate(_FILL_FLOATS)},
+                "status": status,
+                "status_name": pl.Series(list(STATUS_NAMES), dtype=pl.String).gather(status),
+            }
+        )
+
+    def backlog_frame(self) -> pl.DataFrame:
+        rows, cols = self._sorted_cells(self.backlog_shares)
+        return pl.DataFrame(
+            {
+                "date": self.day_axis[rows],
+                "symbol": self._symbol_series().gather(cols),
+                "remaining_shares": self.backlog_shares[rows, cols],
+                "age_sessions": self.backlog_age[rows, cols],
+            }
+        )
+
+    def counts_frame(self) -> pl.DataFrame:
+        return pl.DataFrame(
+            {"date": self.day_axis}
+            | {name.lower(): self.status_counts[:, j] for j, name in enumerate(STATUS_NAMES)}
         )
 
 
@@ -224,14 +269,24 @@ def _grow(array: np.ndarray, capacity: int) -> np.ndarray:
     return out
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+#: A frame, or a function that builds it on first access.
+FrameSource = pl.DataFrame | Callable[[], pl.DataFrame]
+_META = ("book", "strategy", "params", "config", "data_range", "config_hash", "complete")
+
+
 class Result:
     """One book's backtest: frames (see the module docs), its inputs and their hash.
 
     ``params``, ``config`` and ``data_range`` are plain JSON values (dicts); ``config_hash`` is
     the sha256 of their canonical JSON (:func:`backtest.engine.config.config_hash`).
     ``complete`` is False for the partial result of a run stopped by a strategy error.
+
+    ``daily`` is built when the run ends; ``positions``, ``fills``, ``backlog`` and
+    ``status_counts`` may be given as functions and are then built on first access (once).
+    A result is immutable: its attributes cannot be reassigned.
     """
+
+    __slots__ = (*_META, "daily", "_frames")
 
     book: str
     strategy: str
@@ -241,10 +296,82 @@ class Result:
     config_hash: str
     complete: bool
     daily: pl.DataFrame
-    positions: pl.DataFrame
-    fills: pl.DataFrame
-    backlog: pl.DataFrame
-    status_counts: pl.DataFrame
+    _frames: dict[str, FrameSource]
+
+    def __init__(
+        self,
+        *,
+        book: str,
+        strategy: str,
+        params: Any,
+        config: Any,
+        data_range: Any,
+        config_hash: str,
+        complete: bool,
+        daily: pl.DataFrame,
+        positions: FrameSource,
+        fills: FrameSource,
+        backlog: FrameSource,
+        status_counts: FrameSource,
+    ) -> None:
+        values = dict(
+            book=book,
+            strategy=strategy,
+            params=params,
+            config=config,
+            data_range=data_range,
+            config_hash=config_hash,
+            complete=complete,
+            daily=daily,
+        )
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+        frames = dict(
+            positions=positions, fills=fills, backlog=backlog, status_counts=status_counts
+        )
+        object.__setattr__(self, "_frames", frames)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"Result is immutable: cannot set {name!r}")
+
+    def __repr__(self) -> str:
+        return (
+            f"Result(book={self.book!r}, strategy={self.strategy!r}, sessions={self.daily.height})"
+        )
+
+    def replace(self, **changes: Any) -> Result:
+        """Return a copy with some attributes or frames replaced (like ``dataclasses.replace``)."""
+        unknown = set(changes) - {*_META, "daily", *self._frames}
+        if unknown:
+            raise TypeError(f"Result has no attributes {sorted(unknown)}")
+        current: dict[str, Any] = {name: getattr(self, name) for name in (*_META, "daily")}
+        return Result(**(current | self._frames | changes))
+
+    def _frame(self, name: str) -> pl.DataFrame:
+        source = self._frames[name]
+        if not isinstance(source, pl.DataFrame):
+            source = self._frames[name] = source()
+        return source
+
+    @property
+    def positions(self) -> pl.DataFrame:
+        """date, symbol, shares, value, weight: non-zero positions after each close."""
+        return self._frame("positions")
+
+    @property
+    def fills(self) -> pl.DataFrame:
+        """Every order sent to the fill kernel and what it filled."""
+        return self._frame("fills")
+
+    @property
+    def backlog(self) -> pl.DataFrame:
+        """Targets queued for the next open: remaining signed shares and their age."""
+        return self._frame("backlog")
+
+    @property
+    def status_counts(self) -> pl.DataFrame:
+        """Orders per fill status at each session's open."""
+        return self._frame("status_counts")
 
     def equals(self, other: Result) -> bool:
         """True when every frame and every input field is identical (to the bit)."""
