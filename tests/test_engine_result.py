@@ -70,3 +70,23 @@ def test_summary_mentions_book_equity_costs_and_hash(results):
     assert "book momentum (Momentum)" in text
     assert "max drawdown" in text and "stamp_duty" in text
     assert results["momentum"].config_hash[:12] in text
+
+
+def test_long_frames_are_built_once_on_first_access_and_match_a_fresh_run():
+    market = synthetic_market(7, days=15, n=10)
+    first = Engine(EngineConfig(initial_cash=5e6)).run(market, {"m": Momentum(MomentumParams())})
+    again = Engine(EngineConfig(initial_cash=5e6)).run(market, {"m": Momentum(MomentumParams())})
+    result = first["m"]
+    assert result.positions is result.positions  # memoised, not rebuilt
+    assert result.equals(again["m"])  # builds every frame of both and compares them
+
+
+def test_result_is_immutable_and_replace_returns_a_changed_copy(results):
+    result = results["random"]
+    with pytest.raises(AttributeError, match="immutable"):
+        result.book = "other"  # type: ignore[misc]
+    renamed = result.replace(book="other")
+    assert renamed.book == "other" and result.book == "random"
+    assert renamed.fills.equals(result.fills)
+    with pytest.raises(TypeError, match="no attributes"):
+        result.replace(bogus=1)
