@@ -62,3 +62,19 @@ def real_store(tmp_path_factory: pytest.TempPathFactory, real_data_dir: Path):
     report = import_file(store, bars, spec)
     yield store, report, time.perf_counter() - began
     store.close()
+
+
+@pytest.fixture(scope="session")
+def default_replay(scenario_store_path: Path):
+    """The six default books replayed once over the default scenario.
+
+    Returns ``(market, results, benchmarks)`` from :func:`backtest.replay.run_replay`.
+    """
+    from backtest.engine import MarketData
+    from backtest.market.store import Store
+    from backtest.replay import run_replay
+
+    with Store(scenario_store_path) as store:
+        market = MarketData.from_store(store)
+    results, benchmarks = run_replay(market)
+    return market, results, benchmarks

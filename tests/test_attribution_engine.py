@@ -215,15 +215,17 @@ def _with_hedge_lines(result: Result, seed: int) -> Result:
     basis_carry = rng.normal(0.0, 5e3, days)
     roll = np.where(rng.random(days) < 0.1, rng.normal(-2e3, 1e3, days), 0.0)
     index_pnl = rng.normal(0.0, 5e4, days)
-    financing = -np.full(days, 300.0)
+    financing = np.full(days, 300.0)  # a cost: positive CNY, as the engine books it
+    futures_fees = np.where(rng.random(days) < 0.2, 50.0, 0.0)
     futures_pnl = index_pnl + basis_carry + roll
-    cumulative = np.cumsum(futures_pnl + financing)
+    cumulative = np.cumsum(futures_pnl - futures_fees - financing)
     daily = result.daily.with_columns(
         pl.col("equity") + cumulative,
         pl.col("cash") + cumulative,
         pl.Series("futures_pnl", futures_pnl),
         pl.Series("basis_carry", basis_carry),
         pl.Series("roll", roll),
+        pl.Series("futures_fees", futures_fees),
         pl.Series("financing", financing),
     )
     return result.replace(daily=daily)
@@ -234,7 +236,9 @@ def test_hedge_and_financing_columns_become_lines_that_add_up(results, market):
     attribution = attribute_book(hedged, market, benchmark=BENCHMARK, config=SMALL_MARKET_CONFIG)
     for kind in KINDS:
         frame = _frame(attribution, kind)
-        assert {"hedge_index", "basis_carry", "roll", "financing"} <= set(frame.columns)
+        assert {"hedge_index", "basis_carry", "roll", "futures_fees", "financing"} <= set(
+            frame.columns
+        )
         assert _gap(frame) <= TOLERANCE
         assert float(frame["other"].abs().max()) <= TOLERANCE
     frame = attribution.brinson
@@ -243,6 +247,7 @@ def test_hedge_and_financing_columns_become_lines_that_add_up(results, market):
     np.testing.assert_allclose(
         hedge.to_numpy(), hedged.daily["futures_pnl"].to_numpy() / previous_equity, atol=1e-15
     )
+    np.testing.assert_allclose(frame["financing"].to_numpy(), -300.0 / previous_equity, rtol=1e-12)
 
 
 def test_books_without_hedge_columns_have_no_hedge_lines(attributions):

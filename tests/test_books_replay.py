@@ -11,16 +11,12 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from backtest.engine import MarketData
-from backtest.market.store import Store
-from backtest.replay import CRASH_END, YEAR_END_2023, format_table, replay_table, run_replay
+from backtest.replay import CRASH_END, YEAR_END_2023, format_table, replay_table
 
 
 @pytest.fixture(scope="module")
-def replay(scenario_store_path):
-    with Store(scenario_store_path) as store:
-        market = MarketData.from_store(store)
-    results, benchmarks = run_replay(market)
+def replay(default_replay):
+    market, results, benchmarks = default_replay
     table = replay_table(results, benchmarks, market)
     return market, results, {row["book"]: row for row in table.iter_rows(named=True)}, table
 

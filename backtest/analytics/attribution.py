@@ -38,7 +38,8 @@ With ``r_p = sum w r + trading + costs + hedge + financing + other`` (the ledger
 - Costs ``impact, commission, stamp_duty, transfer_fee``: ``-cost_t / E_{t-1}`` (negative).
 - Hedge (when ``Result.daily`` has the columns, CNY, signed P&L): ``hedge_index =
   futures_pnl - basis_carry - roll`` (what a perfect hedge of the notional earned),
-  ``basis_carry``, ``roll``; financing: ``financing``. Absent columns are zero and left out.
+  ``basis_carry``, ``roll``; costs ``futures_fees`` and financing ``financing`` (positive CNY
+  in ``Result.daily``, negative lines here). Absent columns are zero and left out.
 - ``corporate_action`` (only when a held stock's ``adj_factor`` changed): the ledger keeps
   whole shares and pays the fraction in cash at the ex-price, a few CNY away from the adjusted
   return.
@@ -85,7 +86,9 @@ COST_LINES: tuple[str, ...] = ("impact", "commission", "stamp_duty", "transfer_f
 #: ``Result.daily`` columns (signed CNY P&L) that become lines when present.
 HEDGE_COLUMNS: tuple[str, ...] = ("basis_carry", "roll")
 FUTURES_PNL_COLUMN = "futures_pnl"
-FINANCING_COLUMN = "financing"
+#: ``Result.daily`` columns of hedged and financed books that are costs (positive CNY, as the
+#: engine books them), turned into negative returns like the trading costs.
+HEDGE_COST_COLUMNS: tuple[str, ...] = ("futures_fees", "financing")
 #: The daily frames of a :class:`BookAttribution` that can be linked.
 AttributionKind = Literal["brinson", "brinson_by_bucket", "factors"]
 
@@ -180,7 +183,7 @@ def _dense(
 
 
 def _pnl_lines(daily: pl.DataFrame) -> dict[str, NDArray[np.float64]]:
-    names = (FUTURES_PNL_COLUMN, *HEDGE_COLUMNS, FINANCING_COLUMN)
+    names = (FUTURES_PNL_COLUMN, *HEDGE_COLUMNS, *HEDGE_COST_COLUMNS)
     return {
         name: daily[name].fill_null(0.0).to_numpy().astype(np.float64)
         for name in names
@@ -255,7 +258,8 @@ def _ledger_lines(
     if FUTURES_PNL_COLUMN in pnl:
         carry = sum((pnl[c] for c in HEDGE_COLUMNS if c in pnl), np.zeros(days))
         lines["hedge_index"] = (pnl[FUTURES_PNL_COLUMN] - carry) / previous_equity
-    lines |= {c: pnl[c] / previous_equity for c in (*HEDGE_COLUMNS, FINANCING_COLUMN) if c in pnl}
+    lines |= {c: pnl[c] / previous_equity for c in HEDGE_COLUMNS if c in pnl}
+    lines |= {c: -pnl[c] / previous_equity for c in HEDGE_COST_COLUMNS if c in pnl}
     return portfolio_return, weights, lines
 
 
@@ -287,14 +291,17 @@ def _fractional_share_pnl(
 
 
 def _pnl_total(pnl: Mapping[str, NDArray[np.float64]]) -> NDArray[np.float64]:
-    """Futures and financing P&L in CNY (``futures_pnl`` already holds carry and roll)."""
+    """Futures and financing P&L in CNY (``futures_pnl`` already holds carry and roll).
+
+    The engine's identity: ``dE = stock P&L - stock costs + futures_pnl - futures_fees -
+    financing``, with fees and financing booked as positive costs.
+    """
     parts = (
         [pnl[FUTURES_PNL_COLUMN]]
         if FUTURES_PNL_COLUMN in pnl
         else [pnl[c] for c in HEDGE_COLUMNS if c in pnl]
     )
-    if FINANCING_COLUMN in pnl:
-        parts.append(pnl[FINANCING_COLUMN])
+    parts += [-pnl[c] for c in HEDGE_COST_COLUMNS if c in pnl]
     return np.asarray(sum(parts, np.zeros(1)), dtype=np.float64)
 
 

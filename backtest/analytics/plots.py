@@ -42,7 +42,7 @@ COMPONENT_GROUPS: dict[str, tuple[str, ...]] = {
     "benchmark replication": ("benchmark_replication",),
     "trading": ("trading",),
     "costs": ("impact", "commission", "stamp_duty", "transfer_fee"),
-    "hedge": ("hedge_index", "basis_carry", "roll"),
+    "hedge": ("hedge_index", "basis_carry", "roll", "futures_fees"),
     "financing": ("financing",),
     "corporate action": ("corporate_action",),
     "other": ("other",),
