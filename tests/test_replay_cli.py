@@ -29,3 +29,10 @@ def test_replay_prints_the_table_and_saves_every_book(scenario_store_path, tmp_p
     assert dma.daily["margin_call"].sum() >= 1
     tracker = Result.load(store, "crash/tracker_csi500")
     assert "futures_pnl" not in tracker.daily.columns
+    # and the report of that run renders every book, hedged and financed ones included
+    page = tmp_path / "report.html"
+    assert main(["report", "--store", str(store), "--out", str(page)]) == 0
+    html = page.read_text()
+    for book in books:
+        assert book in html
+    assert "basis_carry" in html or "basis carry" in html
