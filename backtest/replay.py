@@ -28,10 +28,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from backtest.analytics.attribution_market import CASH_BENCHMARK
 from backtest.engine import Engine, EngineConfig, MarketData, Result, Strategy
 from backtest.market.schema import CSI500, CSI1000, MICROCAP
 
-CASH = "cash"
+CASH = CASH_BENCHMARK  # hedged books answer to cash
 YEAR_END_2023 = dt.date(2023, 12, 29)
 CRASH_END = dt.date(2024, 2, 7)
 _BLOCKING = ("partial_cap", "locked_limit_up", "locked_limit_down", "suspended")

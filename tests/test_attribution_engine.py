@@ -288,6 +288,8 @@ def test_benchmark_comes_from_the_caller_then_the_book_parameters(results):
     assert resolve_benchmark(result, {"momentum": "000852"}) == "000852"
     assert resolve_benchmark(result, "cash") == "cash"
     assert resolve_benchmark(results["random"], {"momentum": "000852"}) == "000905"
+    hedged = results["momentum"].replace(params={"futures_product": "IC", "hedge_ratio": 1.0})
+    assert resolve_benchmark(hedged) == "cash"  # market-neutral and DMA books answer to cash
 
 
 def test_unknown_benchmark_names_the_indices_the_market_has(results, market):

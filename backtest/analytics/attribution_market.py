@@ -201,13 +201,16 @@ def index_returns(closes: NDArray[np.float64]) -> NDArray[np.float64]:
 def resolve_benchmark(result: Result, benchmarks: str | Mapping[str, str] | None = None) -> str:
     """Return a book's benchmark: the caller's (one for all, or by book), else its params'.
 
-    Looks for :data:`BENCHMARK_PARAMETERS` in ``result.params``; falls back to
-    :data:`DEFAULT_BENCHMARK`.
+    A hedged book (its params name a ``futures_product``: market-neutral, DMA) is judged
+    against cash, as its investors judge it. Otherwise looks for :data:`BENCHMARK_PARAMETERS`
+    in ``result.params``; falls back to :data:`DEFAULT_BENCHMARK`.
     """
     if isinstance(benchmarks, str):
         return benchmarks
     if benchmarks is not None and result.book in benchmarks:
         return benchmarks[result.book]
+    if isinstance(result.params, Mapping) and result.params.get("futures_product"):
+        return CASH_BENCHMARK
     if isinstance(result.params, Mapping):
         for name in BENCHMARK_PARAMETERS:
             value = result.params.get(name)
