@@ -179,8 +179,10 @@ def replay_main(args: argparse.Namespace) -> int:
             print(f"{args.store} is empty: building the default 2023-2024 scenario first")
             build_scenario(store, progress=not args.quiet)
         market = MarketData.from_store(store, start=args.start, end=args.end)
-        results, benchmarks = run_replay(market)
-        if args.save:
+    # the store is closed while the books run: DuckDB's buffers (~250 MB) go back first
+    results, benchmarks = run_replay(market)
+    if args.save:
+        with Store(args.store) as store:
             for name, result in results.items():
                 result.save(store, f"{args.save}/{name}")
     print(format_table(replay_table(results, benchmarks, market)))

@@ -403,9 +403,10 @@ class _Run:
                 backlog.active,
                 backlog.age,
                 recorder.positions[t],
-                recorder.backlog_shares[t],
-                recorder.backlog_age[t],
+                recorder.backlog_shares_row,
+                recorder.backlog_age_row,
             )
+            recorder.commit_backlog(t)
             equity = ledger.cash + holdings
             lines = state.session_lines
             daily = recorder.daily

@@ -74,8 +74,12 @@ class Recorder:
         self.n_positions = np.zeros(days, dtype=np.int64)
         self.backlog_orders = np.zeros(days, dtype=np.int64)
         self.positions = np.zeros((days, n), dtype=np.int64)
-        self.backlog_shares = np.zeros((days, n), dtype=np.int64)
-        self.backlog_age = np.zeros((days, n), dtype=np.int32)
+        # the backlog is sparse (a few names wait on most days): one session's dense row is
+        # written here, then only its non-zero entries are kept (session, symbol, shares, age)
+        self.backlog_shares_row = np.zeros(n, dtype=np.int64)
+        self.backlog_age_row = np.zeros(n, dtype=np.int32)
+        self._backlog = np.zeros((4, max(1024, n)), dtype=np.int64)
+        self._backlog_rows = 0
         self.status_counts = np.zeros((days, len(STATUS_NAMES)), dtype=np.int64)
         self._fill_rows = 0
         capacity = max(1024, 4 * n)
@@ -110,6 +114,18 @@ class Recorder:
             : len(STATUS_NAMES)
         ]
         self._fill_rows = row_end
+
+    def commit_backlog(self, session_index: int) -> None:
+        """Keep the non-zero entries of the session's backlog row (written by ``settle_nb``)."""
+        symbols = np.flatnonzero(self.backlog_shares_row)
+        start, end = self._backlog_rows, self._backlog_rows + symbols.size
+        if end > self._backlog.shape[1]:
+            self._backlog = _grow(self._backlog, max(end, 2 * self._backlog.shape[1]))
+        self._backlog[0, start:end] = session_index
+        self._backlog[1, start:end] = symbols
+        self._backlog[2, start:end] = self.backlog_shares_row[symbols]
+        self._backlog[3, start:end] = self.backlog_age_row[symbols]
+        self._backlog_rows = end
 
     def session_fills(self, row_start: int, row_end: int) -> SessionFills:
         """The fill rows ``[row_start, row_end)`` as an immutable :class:`SessionFills`."""
@@ -155,8 +171,7 @@ class Recorder:
             mark=mark[:done],
             equity=self.daily["equity"][:done],
             positions=self.positions[:done],
-            backlog_shares=self.backlog_shares[:done],
-            backlog_age=self.backlog_age[:done],
+            backlog=self._backlog[:, : self._backlog_rows],
             status_counts=self.status_counts[:done],
             fill_int=self._fill_int[:, : self._fill_rows],
             fill_float=self._fill_float[:, : self._fill_rows],
@@ -188,8 +203,8 @@ class _LongTables:
     mark: np.ndarray
     equity: np.ndarray
     positions: np.ndarray
-    backlog_shares: np.ndarray
-    backlog_age: np.ndarray
+    #: int64[4, rows]: session, symbol, remaining shares (signed), age in sessions
+    backlog: np.ndarray
     status_counts: np.ndarray
     fill_int: np.ndarray
     fill_float: np.ndarray
@@ -246,13 +261,14 @@ class _LongTables:
         )
 
     def backlog_frame(self) -> pl.DataFrame:
-        rows, cols = self._sorted_cells(self.backlog_shares)
+        session, symbol, remaining, age = self.backlog
+        order = np.lexsort((self._symbol_rank()[symbol], session))
         return pl.DataFrame(
             {
-                "date": self.day_axis[rows],
-                "symbol": self._symbol_series().gather(cols),
-                "remaining_shares": self.backlog_shares[rows, cols],
-                "age_sessions": self.backlog_age[rows, cols],
+                "date": self.dates[session[order]].astype("datetime64[D]"),
+                "symbol": self._symbol_series().gather(symbol[order]),
+                "remaining_shares": remaining[order],
+                "age_sessions": age[order].astype(np.int32),
             }
         )
 
