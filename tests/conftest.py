@@ -74,7 +74,7 @@ def default_replay(scenario_store_path: Path):
     from backtest.market.store import Store
     from backtest.replay import run_replay
 
-    with Store(scenario_store_path) as store:
+    with Store(scenario_store_path, read_only=True) as store:
         market = MarketData.from_store(store)
     results, benchmarks = run_replay(market)
     return market, results, benchmarks

@@ -48,7 +48,7 @@ FINANCING_COMPONENTS: tuple[str, ...] = ("financing",)
 #: Columns every attribution frame has; everything else is a component.
 FRAME_COLUMNS: tuple[str, ...] = ("date", "portfolio_return", "benchmark_return", "excess_return")
 #: Columns a linked frame (:func:`link_attribution`) has in place of ``date``.
-WINDOW_COLUMNS: tuple[str, ...] = ("start", "end")
+WINDOW_COLUMNS: tuple[str, ...] = ("window", "start", "end")
 #: Default tolerance of the identity ``excess = sum(components)``, per day.
 IDENTITY_TOLERANCE = 1e-10
 

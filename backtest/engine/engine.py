@@ -286,7 +286,8 @@ class _Run:
             ledger, backlog, recorder = state.ledger, state.backlog, state.recorder
             hedge = state.hedge
             frozen = hedge is not None and hedge.frozen()
-            if hedge is not None and not frozen:
+            if hedge is not None:
+                # a frozen account still rolls its hedge: its targets are the contracts it holds
                 ledger.cash -= hedge.open(t)
             orders = backlog.orders(ledger.positions)
             if frozen or not orders.any():
@@ -352,7 +353,8 @@ class _Run:
         A financed book below its maintenance ratio is in a margin call: after ``on_bar`` its
         targets are replaced by forced de-leveraging orders (holdings and hedge scaled to the
         target leverage; they go through the same fill kernel, so limit-locked stocks may not
-        sell), or, with ``block_liquidation``, every order is cancelled (the account is frozen).
+        sell), or, with ``block_liquidation``, every stock order is cancelled (the account is
+        frozen) and the hedge is held at its size, still rolled before expiry.
         """
         mark = self.features.mark[t]
         for state in self.states:

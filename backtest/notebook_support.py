@@ -1,0 +1,101 @@
+"""Find, build and open the market store the notebooks read.
+
+The notebooks under ``notebooks/`` call :func:`load_market` once each. The store is the file
+named by the environment variable ``BACKTEST_STORE`` when it is set (the test suite points it
+at its session store, so CI builds the scenario once), else ``data/market.duckdb`` under the
+repository root. A missing or empty store is filled with the calibrated 2023-2024 scenario
+(:func:`backtest.market.scenario.build_scenario`, about 6 s); after that the store is opened
+read-only, so that several processes (a test session and a notebook kernel) may read it at once:
+DuckDB lets many processes open a file read-only, but only one process open it read-write.
+
+>>> (repository_root() / "backtest" / "notebook_support.py").is_file()
+True
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from backtest.engine.market_data import MarketData
+from backtest.market.store import Store
+
+if TYPE_CHECKING:
+    from backtest.market.scenario import ScenarioConfig
+
+__all__ = [
+    "STORE_VARIABLE",
+    "ensure_store",
+    "load_market",
+    "open_store",
+    "repository_root",
+    "store_path",
+]
+
+#: Environment variable naming the DuckDB store the notebooks read.
+STORE_VARIABLE = "BACKTEST_STORE"
+
+
+def repository_root() -> Path:
+    """Return the folder that holds the ``backtest`` package (the repository in a checkout)."""
+    return Path(__file__).resolve().parents[1]
+
+
+def store_path() -> Path:
+    """Return ``$BACKTEST_STORE`` if set, else ``<repository>/data/market.duckdb``."""
+    named = os.environ.get(STORE_VARIABLE, "").strip()
+    if named:
+        return Path(named).expanduser()
+    return repository_root() / "data" / "market.duckdb"
+
+
+def _has_bars(path: Path) -> bool:
+    """True when ``path`` is a store whose ``bars`` table holds rows (read-only probe)."""
+    if not path.is_file():
+        return False
+    with Store(path, read_only=True) as store:
+        tables = store.sql("SELECT table_name FROM information_schema.tables")["table_name"]
+        return "bars" in tables.to_list() and not store.is_empty("bars")
+
+
+def ensure_store(
+    path: Path | None = None,
+    *,
+    config: ScenarioConfig | None = None,
+    progress: bool = False,
+) -> Path:
+    """Return the store's path, building the scenario there first if it has no bars.
+
+    Parameters
+    ----------
+    path
+        The store file; default :func:`store_path`.
+    config
+        The scenario to build when the store is missing or empty; default
+        ``ScenarioConfig()``, the calibrated 2023-2024 market. A store that already holds bars
+        is used as it is, whatever it holds.
+    progress
+        Show the scenario's progress bar while building.
+    """
+    target = store_path() if path is None else Path(path)
+    if not _has_bars(target):
+        from backtest.market.scenario import build_scenario
+
+        with Store(target) as store:
+            build_scenario(store, config, progress=progress)
+    return target
+
+
+def open_store(path: Path | None = None) -> Store:
+    """Open the (built if needed) store read-only; close it when done (it is a context manager)."""
+    return Store(ensure_store(path), read_only=True)
+
+
+def load_market(path: Path | None = None, **window: Any) -> MarketData:
+    """Load the whole market (or ``start=`` / ``end=`` of it) for a backtest, then close the store.
+
+    Keyword arguments go to :meth:`backtest.engine.market_data.MarketData.from_store`.
+    """
+    with open_store(path) as store:
+        return MarketData.from_store(store, **window)
