@@ -66,7 +66,12 @@ def _cmd_data_info(args: argparse.Namespace) -> int:
             print(f"store: {args.store}")
             print(store.info())
             print("provenance (newest first):")
-            print(store.provenance().select("table_name", "source", "rows", "fetched_at", "params"))
+            provenance = store.provenance()
+            print(provenance.select("table_name", "source", "rows", "fetched_at"))
+            for source, params in (
+                provenance.select("source", "params").unique(maintain_order=True).iter_rows()
+            ):
+                print(f"parameters of {source}: {params}")
     return 0
 
 
