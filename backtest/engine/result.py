@@ -1,8 +1,9 @@
 """Results of a backtest: what each book did, as polars frames, saved to and loaded from DuckDB.
 
 During a run a :class:`Recorder` writes each session's rows into preallocated arrays (daily
-scalars, the dense positions and backlog matrices, a growing columnar buffer of fills); at the
-end (or when a strategy fails) :meth:`Recorder.result` turns them into a :class:`Result`.
+scalars, the dense positions matrix, growing columnar buffers of fills and of the non-zero
+backlog entries); at the end (or when a strategy fails) :meth:`Recorder.result` turns them into
+a :class:`Result`, building ``daily`` at once and the long frames on first access.
 
 Frames of a :class:`Result` (all sorted by date, then symbol):
 
