@@ -32,26 +32,23 @@ def add_store_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def _cmd_data_build(args: argparse.Namespace) -> int:
-    from backtest.market.scenario import ScenarioConfig, build_scenario
-    from backtest.market.store import Store
+    from backtest.market.scenario import ScenarioConfig
+    from backtest.market.scenario.store_file import build_scenario_file
 
     config = ScenarioConfig(seed=args.seed, n_stocks=args.n_stocks)
-    if args.force and args.store.exists():
-        args.store.unlink()
-    with Store(args.store) as store:
-        if not store.is_empty("bars") and not args.force:
-            print(
-                f"{args.store} already holds bars; pass --force to rebuild it from the scenario.",
-                file=sys.stderr,
-            )
-            return 2
-        rows = build_scenario(store, config, progress=not args.quiet)
-        print(
-            f"wrote scenario ashare-2023-2024 (seed {config.seed}, {config.n_stocks} stocks) "
-            f"to {args.store}"
-        )
-        for table, count in rows.items():
-            print(f"  {table:<14} {count:>10,} rows")
+    rows = build_scenario_file(
+        args.store,
+        config,
+        force=args.force,
+        discard_saved_results=args.discard_saved_results,
+        progress=not args.quiet,
+    )
+    print(
+        f"wrote scenario ashare-2023-2024 (seed {config.seed}, {config.n_stocks} stocks) "
+        f"to {args.store}"
+    )
+    for table, count in rows.items():
+        print(f"  {table:<14} {count:>10,} rows")
     return 0
 
 
@@ -98,7 +95,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_store_argument(build)
     build.add_argument("--seed", type=int, default=20240205, help="scenario seed")
     build.add_argument("--n-stocks", type=int, default=5000, help="number of stocks")
-    build.add_argument("--force", action="store_true", help="rebuild even if the store has bars")
+    build.add_argument(
+        "--force",
+        action="store_true",
+        help="rebuild even if the store has bars (built beside it, swapped in when complete)",
+    )
+    build.add_argument(
+        "--discard-saved-results",
+        action="store_true",
+        help="let --force replace a store that still holds results saved inside it",
+    )
     build.add_argument("--quiet", action="store_true", help="no progress bar")
     build.set_defaults(handler=_cmd_data_build)
 
@@ -129,14 +135,54 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: ``data`` subcommands that write the store in place: they hold its writer lock throughout.
+_IN_PLACE_WRITERS = ("import", "fetch")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``backtest`` command; return its exit code."""
+    """Run the ``backtest`` command; return its exit code.
+
+    A mistake the user can act on (a bad path, a malformed file, a busy or write-protected
+    store, a full disk) prints one ``error:`` line and exits 2; Ctrl-C prints one line and exits
+    130. Every write is a transaction or an atomic swap, so the store is as it was then.
+    """
+    import duckdb
+
+    from backtest.market.lock import writer_lock
+
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "data" and args.data_command in _IN_PLACE_WRITERS:
+            with writer_lock(args.store, f"backtest data {args.data_command}"):
+                return int(args.handler(args))
         return int(args.handler(args))
+    except KeyboardInterrupt:
+        print(
+            "interrupted: nothing was written (every write is all or nothing); run the command "
+            "again to finish",
+            file=sys.stderr,
+        )
+        return 130
     except (ValueError, KeyError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_sentence(exc)}", file=sys.stderr)
         return 2
+    except duckdb.Error as exc:
+        print(
+            f"error: the store could not be written or read ({str(exc).splitlines()[0]}); the "
+            "write was rolled back. Free disk space or fix the file and run the command again",
+            file=sys.stderr,
+        )
+        return 2
+
+
+def _sentence(exc: BaseException) -> str:
+    """The message of ``exc`` without KeyError's quotes."""
+    if isinstance(exc, KeyError) and len(exc.args) == 1:
+        return str(exc.args[0])
+    text = str(exc)
+    if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in text:
+        text = f"{exc.filename}: {text}"
+    return text
 
 
 if __name__ == "__main__":

@@ -50,40 +50,29 @@ def store_path() -> Path:
     return repository_root() / "data" / "market.duckdb"
 
 
-def _has_bars(path: Path) -> bool:
-    """True when ``path`` is a store whose ``bars`` table holds rows (read-only probe)."""
-    if not path.is_file():
-        return False
-    with Store(path, read_only=True) as store:
-        tables = store.sql("SELECT table_name FROM information_schema.tables")["table_name"]
-        return "bars" in tables.to_list() and not store.is_empty("bars")
-
-
 def ensure_store(
     path: Path | None = None,
     *,
     config: ScenarioConfig | None = None,
     progress: bool = False,
 ) -> Path:
-    """Return the store's path, building the scenario there first if it has no bars.
+    """Return the store's path, building the scenario there first if it is missing or blank.
 
     Parameters
     ----------
     path
         The store file; default :func:`store_path`.
     config
-        The scenario to build when the store is missing or empty; default
-        ``ScenarioConfig()``, the calibrated 2023-2024 market. A store that already holds bars
-        is used as it is, whatever it holds.
+        The scenario to build when the store is missing or holds no rows; default
+        ``ScenarioConfig()``, the calibrated 2023-2024 market. A store that holds anything is
+        used as it is. The build is atomic (:func:`backtest.market.atomic.replace_store`).
     progress
         Show the scenario's progress bar while building.
     """
-    target = store_path() if path is None else Path(path)
-    if not _has_bars(target):
-        from backtest.market.scenario import build_scenario
+    from backtest.market.scenario.store_file import ensure_scenario_file
 
-        with Store(target) as store:
-            build_scenario(store, config, progress=progress)
+    target = store_path() if path is None else Path(path)
+    ensure_scenario_file(target, config, progress=progress)
     return target
 
 

@@ -21,8 +21,10 @@ first when the store is empty) and prints, per book:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -162,32 +164,116 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--start", default=None, help="first session (default: the store's)")
     parser.add_argument("--end", default=None, help="last session (default: the store's)")
     parser.add_argument(
-        "--save", metavar="RUN_ID", default=None, help="save each book's result as RUN_ID/<book>"
+        "--save",
+        metavar="RUN_ID",
+        default=None,
+        help="save every book of the run, all or nothing, as RUN_ID in the runs store",
+    )
+    parser.add_argument(
+        "--runs-store",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="where --save writes (default: runs.duckdb beside the market store)",
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="let --save replace a run of the same id"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def replay_main(args: argparse.Namespace) -> int:
-    """Run ``backtest replay`` (see the module docs); return the exit code."""
-    from backtest.market.scenario import build_scenario
+def _check_run_id_free(runs_path: Path, run_id: str, overwrite: bool) -> None:
+    """Refuse before computing when ``run_id`` is saved already (and not to be overwritten)."""
+    from backtest.runs import RunStore
+
+    if overwrite or not runs_path.exists():
+        return
+    with RunStore(runs_path, read_only=True) as runs:
+        saved = runs.runs()["run_id"].to_list()
+    if run_id in saved:
+        raise ValueError(
+            f"a run named {run_id!r} is already saved in {runs_path}; choose another name, or "
+            "pass --overwrite to replace it"
+        )
+
+
+def save_run(
+    runs_path: Path,
+    run_id: str,
+    results: dict[str, Result],
+    benchmarks: dict[str, str],
+    *,
+    market_path: Path,
+    market_identity: str,
+    overwrite: bool = False,
+) -> None:
+    """Save a replay's books as one run, refused if the market changed since it was read.
+
+    Raises
+    ------
+    ValueError
+        The market at ``market_path`` no longer has ``market_identity`` (it was rebuilt or
+        imported into while the books ran), or the run exists and ``overwrite`` is False.
+        Nothing is saved then.
+    """
     from backtest.market.store import Store
+    from backtest.runs import RunStore
+
+    with Store(market_path, read_only=True) as store:
+        if store.identity() != market_identity:
+            raise ValueError(
+                f"the market in {market_path} changed while the replay ran (rebuilt or "
+                "imported into); the results were not saved. Run the replay again"
+            )
+    with RunStore(runs_path) as runs:
+        runs.save(
+            run_id,
+            results,
+            benchmarks=benchmarks,
+            market_path=market_path,
+            market_identity=market_identity,
+            overwrite=overwrite,
+        )
+
+
+def replay_main(args: argparse.Namespace) -> int:
+    """Run ``backtest replay`` (see the module docs); return the exit code.
+
+    The market is opened read-only (a missing or blank store is first built, atomically). With
+    ``--save``, the runs store's writer lock is taken before any work, so the computed run can
+    always be saved; the save is one transaction, refused if the market changed meanwhile.
+    """
+    from backtest.market.lock import writer_lock
+    from backtest.market.scenario.store_file import ensure_scenario_file
+    from backtest.market.store import Store
+    from backtest.runs import default_runs_path
 
     began = time.perf_counter()
-    args.store.parent.mkdir(parents=True, exist_ok=True)
-    with Store(args.store) as store:
-        if store.is_empty("bars"):
-            print(f"{args.store} is empty: building the default 2023-2024 scenario first")
-            build_scenario(store, progress=not args.quiet)
-        market = MarketData.from_store(store, start=args.start, end=args.end)
-    # the store is closed while the books run: DuckDB's buffers (~250 MB) go back first
-    results, benchmarks = run_replay(market)
-    if args.save:
-        with Store(args.store) as store:
-            for name, result in results.items():
-                result.save(store, f"{args.save}/{name}")
+    runs_path = args.runs_store or default_runs_path(args.store)
+    with contextlib.ExitStack() as held:
+        if args.save:
+            held.enter_context(writer_lock(runs_path, f"backtest replay --save {args.save}"))
+            _check_run_id_free(runs_path, args.save, args.overwrite)
+        if ensure_scenario_file(args.store, progress=not args.quiet):
+            print(f"{args.store} was empty: built the default 2023-2024 scenario first")
+        with Store(args.store, read_only=True) as store:
+            identity = store.identity()
+            market = MarketData.from_store(store, start=args.start, end=args.end)
+        # the store is closed while the books run: DuckDB's buffers (~250 MB) go back first
+        results, benchmarks = run_replay(market)
+        if args.save:
+            save_run(
+                runs_path,
+                args.save,
+                results,
+                benchmarks,
+                market_path=args.store,
+                market_identity=identity,
+                overwrite=args.overwrite,
+            )
     print(format_table(replay_table(results, benchmarks, market)))
     if args.save:
-        print(f"saved {len(results)} results as {args.save}/<book> in {args.store}")
+        print(f"saved run {args.save} ({len(results)} books) in {runs_path}")
     print(
         f"replayed {market.shape[0]} sessions x {market.shape[1]} stocks "
         f"in {time.perf_counter() - began:.1f} s"

@@ -309,10 +309,14 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
         "--results",
         type=Path,
         default=None,
-        help="DuckDB file holding saved results (Result.save); default: the store",
+        help="runs store holding saved runs (default: runs.duckdb beside the market store)",
     )
     parser.add_argument(
-        "--runs", nargs="*", default=None, help="run ids to report (default: every saved run)"
+        "--runs",
+        nargs="*",
+        default=None,
+        help="run ids to report (default: the newest saved run); books of several runs are "
+        "named RUN/BOOK",
     )
     parser.add_argument(
         "--benchmark",
@@ -346,33 +350,70 @@ def parse_benchmarks(values: Sequence[str]) -> str | dict[str, str] | None:
 
 
 def report_main(args: argparse.Namespace) -> int:
-    """Run ``backtest report``: load saved runs and their market, write the HTML page."""
+    """Run ``backtest report``: load saved runs and their market, write the HTML page.
+
+    Refuses a run that is partial (a book stopped by a strategy error) or that was computed on
+    another market than the one in ``--store`` (rebuilt or imported into since it was saved).
+    """
     from backtest.engine.market_data import MarketData
-    from backtest.engine.result import Result
     from backtest.market.store import Store
+    from backtest.runs import RunStore, default_runs_path
 
     if not args.store.exists():
         raise ValueError(f"no store at {args.store}; build one with `backtest data build`")
-    results_path = args.results or args.store
-    with Store(results_path, read_only=True) as saved:
-        runs = args.runs or _saved_runs(saved)
-        if not runs:
+    results_path = args.results or default_runs_path(args.store)
+    if args.results is None and not results_path.exists():
+        raise ValueError(
+            f"no saved runs: {results_path} does not exist; save one with "
+            "`backtest replay --save NAME`"
+        )
+    with RunStore(results_path, read_only=True) as saved:
+        listed = saved.runs()
+        if listed.height == 0:
             raise ValueError(
-                f"{results_path} holds no saved results; run a backtest and Result.save() it"
+                f"{results_path} holds no saved runs; save one with `backtest replay --save NAME`"
             )
-        books = [Result.load(saved, run_id) for run_id in runs]
-    first = min(r.daily["date"][0] for r in books)
-    last = max(r.daily["date"][-1] for r in books)
+        run_ids = args.runs or [listed["run_id"][-1]]
+        runs = [saved.load(run_id) for run_id in run_ids]
     with Store(args.store, read_only=True) as store:
+        identity = store.identity()
+        for run in runs:
+            _check_reportable(run, identity, args.store)
+        books, benchmarks = _books_of(runs)
+        first = min(r.daily["date"][0] for r in books)
+        last = max(r.daily["date"][-1] for r in books)
         market = MarketData.from_store(store, start=first, end=last)
-    path = write_report(books, market, args.out, benchmarks=parse_benchmarks(args.benchmark))
-    print(f"wrote {path} ({len(books)} books, {first} .. {last})")
+    chosen = parse_benchmarks(args.benchmark)
+    if chosen is None and benchmarks:
+        chosen = benchmarks
+    path = write_report(books, market, args.out, benchmarks=chosen)
+    print(f"wrote {path} ({len(books)} books of {', '.join(run_ids)}, {first} .. {last})")
     return 0
 
 
-def _saved_runs(store: Any) -> list[str]:
-    try:
-        frame = store.sql("SELECT run_id FROM result_runs ORDER BY run_id")
-    except Exception as exc:  # the table does not exist: nothing was saved
-        raise ValueError(f"no saved results in the store ({exc})") from exc
-    return [str(v) for v in frame["run_id"].to_list()]
+def _check_reportable(run: Any, identity: str, store: Path) -> None:
+    if not run.complete:
+        partial = [name for name, result in run.results.items() if not result.complete]
+        raise ValueError(
+            f"run {run.run_id!r} is partial: {', '.join(partial)} stopped by a strategy error; "
+            "fix the strategy and replay it, or report the other runs"
+        )
+    if run.market_identity is not None and run.market_identity != identity:
+        raise ValueError(
+            f"run {run.run_id!r} was computed on another market than the one now in {store} "
+            "(it was rebuilt or imported into since); replay it again, or give the --store it "
+            "was computed on"
+        )
+
+
+def _books_of(runs: Sequence[Any]) -> tuple[list[Result], dict[str, str]]:
+    """The runs' books, named ``RUN/BOOK`` when several runs are reported, and benchmarks."""
+    books: list[Result] = []
+    benchmarks: dict[str, str] = {}
+    for run in runs:
+        for name, result in run.results.items():
+            label = f"{run.run_id}/{name}" if len(runs) > 1 else result.book
+            books.append(result if label == result.book else result.replace(book=label))
+            if name in run.benchmarks:
+                benchmarks[label] = run.benchmarks[name]
+    return books, benchmarks

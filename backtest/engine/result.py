@@ -26,6 +26,7 @@ Frames of a :class:`Result` (all sorted by date, then symbol):
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from collections.abc import Callable
@@ -430,47 +431,55 @@ class Result:
         """Write the result into ``result_*`` tables of a Store or DuckDB file (replacing run_id).
 
         Tables: ``result_runs`` (one row: book, strategy, JSON of params/config/data range,
-        hash, complete) and ``result_<frame>`` with a leading ``run_id`` column.
+        hash, complete) and ``result_<frame>`` with a leading ``run_id`` column. The write is one
+        transaction. A whole replay is saved with :class:`backtest.runs.RunStore`, which saves
+        every book of a run in one transaction and refuses to overwrite a run.
         """
         con, owned = _connection(target)
         try:
             con.execute("BEGIN TRANSACTION")
-            meta = pl.DataFrame(
-                {
-                    "book": [self.book],
-                    "strategy": [self.strategy],
-                    "params_json": [json.dumps(self.params, sort_keys=True)],
-                    "config_json": [json.dumps(self.config, sort_keys=True)],
-                    "data_range_json": [json.dumps(self.data_range, sort_keys=True)],
-                    "config_hash": [self.config_hash],
-                    "complete": [self.complete],
-                    "saved_at": [dt.datetime.now(dt.UTC).replace(tzinfo=None)],
-                }
-            )
-            frames = {"runs": meta} | {name: getattr(self, name) for name in _FRAMES}
-            for name, frame in frames.items():
-                table = f"result_{name}"
-                con.register("_result_frame", frame.to_arrow())
-                try:
-                    con.execute(
-                        f"CREATE TABLE IF NOT EXISTS {table} AS "
-                        "SELECT CAST(NULL AS VARCHAR) AS run_id, * FROM _result_frame LIMIT 0"
-                    )
-                    _add_missing_columns(con, table)
-                    con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
-                    con.execute(
-                        f"INSERT INTO {table} BY NAME SELECT ? AS run_id, * FROM _result_frame",
-                        [run_id],
-                    )
-                finally:
-                    con.unregister("_result_frame")
+            self.write_rows(con, run_id)
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            with contextlib.suppress(duckdb.Error):
+                con.execute("ROLLBACK")
             raise
         finally:
             if owned:
                 con.close()
+
+    def write_rows(self, con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+        """Write this result's rows under ``run_id`` inside the caller's open transaction."""
+        meta = pl.DataFrame(
+            {
+                "book": [self.book],
+                "strategy": [self.strategy],
+                "params_json": [json.dumps(self.params, sort_keys=True)],
+                "config_json": [json.dumps(self.config, sort_keys=True)],
+                "data_range_json": [json.dumps(self.data_range, sort_keys=True)],
+                "config_hash": [self.config_hash],
+                "complete": [self.complete],
+                "saved_at": [dt.datetime.now(dt.UTC).replace(tzinfo=None)],
+            }
+        )
+        frames = {"runs": meta} | {name: getattr(self, name) for name in _FRAMES}
+        for name, frame in frames.items():
+            table = f"result_{name}"
+            con.register("_result_frame", frame.to_arrow())
+            try:
+                con.execute(
+                    f"CREATE TABLE IF NOT EXISTS {table} AS "
+                    "SELECT CAST(NULL AS VARCHAR) AS run_id, * FROM _result_frame LIMIT 0"
+                )
+                _add_missing_columns(con, table)
+                con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
+                con.execute(
+                    f"INSERT INTO {table} BY NAME SELECT ? AS run_id, * FROM _result_frame",
+                    [run_id],
+                )
+            finally:
+                with contextlib.suppress(duckdb.Error):  # an aborted transaction refuses it
+                    con.unregister("_result_frame")
 
     @classmethod
     def load(cls, source: Any, run_id: str) -> Result:

@@ -21,9 +21,10 @@ array(['2024-02-05'], dtype='datetime64[D]')
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -32,10 +33,11 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from backtest.market.lock import busy_message
 from backtest.market.schema import BAR_FIELDS, INDEX_WEIGHTS, PROVENANCE, TABLES, Table
 from backtest.market.validation import StoreValidationError, validate_frame
 
-__all__ = ["Panel", "Store", "StoreValidationError", "WriteMode"]
+__all__ = ["NotAStoreError", "Panel", "Store", "StoreValidationError", "WriteMode", "open_duckdb"]
 
 WriteMode = Literal["upsert", "append", "replace"]
 
@@ -50,6 +52,52 @@ _DUCKDB_TYPES: dict[type[pl.DataType], str] = {
 _BOOL_FIELDS = frozenset({"suspended", "is_st"})
 #: Rows per Arrow batch when scattering a panel (about 20 MB of a 14-field batch).
 _PANEL_BATCH_ROWS = 200_000
+
+
+class NotAStoreError(OSError):
+    """The path is not a market store (another file type, or another application's DuckDB)."""
+
+
+def open_duckdb(path: str, *, read_only: bool, what: str) -> duckdb.DuckDBPyConnection:
+    """Connect to a DuckDB file, turning DuckDB's errors into sentences a user can act on.
+
+    ``what`` names the kind of file in the messages (``"market store"``, ``"runs store"``).
+    A lock held by another process becomes :class:`~backtest.market.lock.StoreBusyError` (with
+    its PID); a file that is not a DuckDB database becomes :class:`NotAStoreError`.
+    """
+    if read_only and path != ":memory:" and not Path(path).exists():
+        hint = (
+            "save a run with `backtest replay --save NAME`"
+            if what == "runs store"
+            else f"build one with `backtest data build --store {path}`"
+        )
+        raise FileNotFoundError(f"no {what} at {path}; {hint}")
+    if path != ":memory:" and Path(path).is_file() and Path(path).stat().st_size:
+        with open(path, "rb") as handle:
+            header = handle.read(12)
+        if header[8:12] != b"DUCK":  # DuckDB's magic bytes, after an 8-byte checksum
+            raise NotAStoreError(
+                f"{path} is not a DuckDB {what} (it looks like another kind of file); give the "
+                f"path of a {what}, or a new file name to create one"
+            )
+    try:
+        return duckdb.connect(path, read_only=read_only)
+    except duckdb.Error as exc:
+        busy = busy_message(path, exc)
+        if busy is not None:
+            raise busy from exc
+        text = str(exc)
+        if "not a valid DuckDB database" in text or "Invalid Input" in text or "magic" in text:
+            raise NotAStoreError(
+                f"{path} is not a DuckDB {what} ({text.splitlines()[0][:160]}); give the path "
+                f"of a {what}, or a new file name to create one"
+            ) from exc
+        if "Permission denied" in text or "read-only" in text.lower():
+            raise PermissionError(
+                f"cannot open the {what} {path} for writing: the file or its folder is "
+                "write-protected; use a copy you may write, or change its permissions"
+            ) from exc
+        raise OSError(f"cannot open the {what} {path}: {text.splitlines()[0]}") from exc
 
 
 def _duckdb_type(dtype: pl.DataType) -> str:
@@ -109,20 +157,36 @@ class Store:
 
     def __init__(self, path: str | Path = "data/market.duckdb", *, read_only: bool = False):
         self.path = str(path)
-        if self.path != ":memory:":
+        self.read_only = read_only
+        if self.path != ":memory:" and not read_only:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._con = duckdb.connect(self.path, read_only=read_only)
-        except duckdb.Error as exc:
-            raise OSError(
-                f"cannot open the market store {self.path!r}: {exc}. If another process holds "
-                "it open for writing, close that process or open this one with read_only=True."
-            ) from exc
+        self._con = open_duckdb(self.path, read_only=read_only, what="market store")
         self._in_transaction = False
-        if not read_only:
-            self._create_schema()
+        try:
+            self._check_is_market()
+            if not read_only:
+                self._create_schema()
+        except BaseException:
+            self._con.close()
+            raise
 
     # ------------------------------------------------------------------ lifecycle
+    def _check_is_market(self) -> None:
+        """Refuse a DuckDB file that holds tables but none of a market store's."""
+        names = {
+            row[0]
+            for row in self._con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+            ).fetchall()
+        }
+        if names and not names & set(TABLES):
+            kind = "a runs store" if "runs" in names else "another application's database"
+            raise NotAStoreError(
+                f"{self.path} is {kind}, not a market store (it holds tables "
+                f"{', '.join(sorted(names)[:6])}); give the path of a market store, or a new "
+                "file name to create one"
+            )
+
     def _create_schema(self) -> None:
         for table in TABLES.values():
             cols = ", ".join(f"{c.name} {_duckdb_type(c.dtype)}" for c in table.columns)
@@ -159,7 +223,10 @@ class Store:
         try:
             yield self
         except BaseException:
-            self._con.rollback()
+            # a statement interrupted by Ctrl-C leaves the transaction aborted; ROLLBACK is
+            # then the one statement DuckDB accepts, and the original exception propagates
+            with suppress(duckdb.Error):
+                self._con.rollback()
             raise
         else:
             self._con.commit()
@@ -263,7 +330,8 @@ class Store:
             cols = ", ".join(spec.names)
             self._con.execute(f"INSERT INTO {spec.name} ({cols}) SELECT {cols} FROM _incoming")
         finally:
-            self._con.unregister("_incoming")
+            with suppress(duckdb.Error):  # an aborted transaction refuses this too
+                self._con.unregister("_incoming")
 
     def _record_provenance(
         self, table: str, source: str, params: dict[str, Any], rows: int
@@ -517,6 +585,21 @@ class Store:
                 "sources": pl.String,
             },
         )
+
+    def identity(self) -> str:
+        """Return a short hash that changes with every write to the store.
+
+        It is the sha256 of the provenance rows (every write adds one, with its source,
+        parameters, row count and time), so two builds of the same scenario, or a store before
+        and after an import, have different identities. Saved runs record it, so results are
+        never shown against a market they were not computed on.
+        """
+        rows = self._con.execute(
+            "SELECT table_name, source, params, CAST(fetched_at AS VARCHAR), rows FROM provenance "
+            "ORDER BY fetched_at, table_name, source, params, rows"
+        ).fetchall()
+        digest = hashlib.sha256(json.dumps(rows, default=str).encode())
+        return digest.hexdigest()[:16]
 
     def provenance(self) -> pl.DataFrame:
         """Return every provenance row, newest first."""
