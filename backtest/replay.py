@@ -25,7 +25,7 @@ import contextlib
 import datetime as dt
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -33,6 +33,9 @@ import polars as pl
 from backtest.analytics.attribution_market import CASH_BENCHMARK
 from backtest.engine import Engine, EngineConfig, MarketData, Result, Strategy
 from backtest.market.schema import CSI500, CSI1000, MICROCAP
+
+if TYPE_CHECKING:
+    from backtest.runs import RunStore
 
 CASH = CASH_BENCHMARK  # hedged books answer to cash
 YEAR_END_2023 = dt.date(2023, 12, 29)
@@ -206,8 +209,12 @@ def save_run(
     market_path: Path,
     market_identity: str,
     overwrite: bool = False,
+    wait_seconds: float = 120.0,
 ) -> None:
     """Save a replay's books as one run, refused if the market changed since it was read.
+
+    A reader holding the runs store open (``backtest report``) is waited for, up to
+    ``wait_seconds``, so that a computed run is not lost to a short read.
 
     Raises
     ------
@@ -217,7 +224,6 @@ def save_run(
         Nothing is saved then.
     """
     from backtest.market.store import Store
-    from backtest.runs import RunStore
 
     with Store(market_path, read_only=True) as store:
         if store.identity() != market_identity:
@@ -225,7 +231,7 @@ def save_run(
                 f"the market in {market_path} changed while the replay ran (rebuilt or "
                 "imported into); the results were not saved. Run the replay again"
             )
-    with RunStore(runs_path) as runs:
+    with _open_for_saving(runs_path, wait_seconds) as runs:
         runs.save(
             run_id,
             results,
@@ -234,6 +240,23 @@ def save_run(
             market_identity=market_identity,
             overwrite=overwrite,
         )
+
+
+def _open_for_saving(runs_path: Path, wait_seconds: float) -> RunStore:
+    """Open the runs store to write, waiting for readers (a report) that hold it open."""
+    from backtest.market.lock import StoreBusyError
+    from backtest.runs import RunStore
+
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            return RunStore(runs_path)
+        except StoreBusyError as busy:
+            if time.monotonic() >= deadline:
+                raise StoreBusyError(
+                    f"{busy} (waited {wait_seconds:.0f} s to save; the results were not saved)"
+                ) from busy
+            time.sleep(0.25)
 
 
 def replay_main(args: argparse.Namespace) -> int:

@@ -236,3 +236,32 @@ def test_replay_save_on_a_full_disk_saves_nothing_and_says_so(tmp_path, small_ma
     if runs_path.exists():
         with RunStore(runs_path, read_only=True) as runs:
             assert runs.runs().height == 0
+
+
+def test_a_save_waits_for_a_reader_of_the_runs_store(tmp_path, small_market, results):
+    market = tmp_path / "market.duckdb"
+    shutil.copy(small_market, market)
+    runs_path = tmp_path / "runs.duckdb"
+    with RunStore(runs_path) as runs:
+        runs.save("first", results)
+    with Store(market, read_only=True) as store:
+        identity = store.identity()
+    reader = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, time\n"
+            f"con = duckdb.connect({str(runs_path)!r}, read_only=True)\n"
+            "print('open', flush=True); time.sleep(1.5)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert reader.stdout is not None and reader.stdout.readline().strip() == "open"
+    began = time.monotonic()
+    save_run(runs_path, "second", results, {}, market_path=market, market_identity=identity)
+    assert time.monotonic() - began > 0.3  # it waited for the reader, then saved
+    reader.wait()
+    reader.stdout.close()
+    with RunStore(runs_path, read_only=True) as runs:
+        assert runs.runs()["run_id"].to_list() == ["first", "second"]
