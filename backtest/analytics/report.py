@@ -363,17 +363,19 @@ def report_main(args: argparse.Namespace) -> int:
         raise ValueError(f"no store at {args.store}; build one with `backtest data build`")
     results_path = args.results or default_runs_path(args.store)
     if args.results is None and not results_path.exists():
-        raise ValueError(
-            f"no saved runs: {results_path} does not exist; save one with "
-            "`backtest replay --save NAME`"
-        )
+        if not _holds_legacy_results(args.store):
+            raise ValueError(
+                f"no saved runs: {results_path} does not exist; save one with "
+                "`backtest replay --save NAME`"
+            )
+        results_path = args.store  # results saved inside the market by earlier versions
     with RunStore(results_path, read_only=True) as saved:
         listed = saved.runs()
         if listed.height == 0:
             raise ValueError(
                 f"{results_path} holds no saved runs; save one with `backtest replay --save NAME`"
             )
-        run_ids = args.runs or [listed["run_id"][-1]]
+        run_ids = args.runs or _default_runs(listed)
         runs = [saved.load(run_id) for run_id in run_ids]
     with Store(args.store, read_only=True) as store:
         identity = store.identity()
@@ -406,13 +408,30 @@ def _check_reportable(run: Any, identity: str, store: Path) -> None:
         )
 
 
+def _holds_legacy_results(store: Path) -> bool:
+    from backtest.market.store import Store
+
+    with Store(store, read_only=True) as market:
+        tables = market.sql("SELECT table_name FROM information_schema.tables")["table_name"]
+    return "result_runs" in tables.to_list()
+
+
+def _default_runs(listed: pl.DataFrame) -> list[str]:
+    """The newest saved run; every result when they were saved one by one (no run rows)."""
+    if listed["market_identity"].null_count() == listed.height:
+        return [str(run_id) for run_id in listed["run_id"].to_list()]
+    return [str(listed["run_id"][-1])]
+
+
 def _books_of(runs: Sequence[Any]) -> tuple[list[Result], dict[str, str]]:
-    """The runs' books, named ``RUN/BOOK`` when several runs are reported, and benchmarks."""
+    """The runs' books and benchmarks; named ``RUN/BOOK`` when two runs share a book name."""
     books: list[Result] = []
     benchmarks: dict[str, str] = {}
+    names = [name for run in runs for name in run.results]
+    prefixed = len(set(names)) < len(names)
     for run in runs:
         for name, result in run.results.items():
-            label = f"{run.run_id}/{name}" if len(runs) > 1 else result.book
+            label = f"{run.run_id}/{name}" if prefixed else result.book
             books.append(result if label == result.book else result.replace(book=label))
             if name in run.benchmarks:
                 benchmarks[label] = run.benchmarks[name]
