@@ -138,7 +138,8 @@ def test_unparseable_date_names_the_row(tmp_path: Path) -> None:
         .otherwise(pl.col("trade_date"))
         .alias("trade_date")
     )
-    with pytest.raises(ImportFileError, match=r"row 4, column 'date': '2024-13-45' is not a date"):
+    expected = r"row 4, column 'trade_date' \(store column 'date'\): '2024-13-45' is not a date"
+    with pytest.raises(ImportFileError, match=expected):
         import_frame(store, frame, PRESETS["tushare_daily"], source="test")
 
 

@@ -9,7 +9,8 @@ The rules that keep a store's research data whole (the "nothing lost" rules):
 - **Modes.** ``append`` refuses a file row whose key is already stored; ``upsert`` replaces
   stored rows with the file's rows of the same key; ``replace`` first removes the stored rows of
   the file's symbols (index codes, contracts) dated between the file's first and last date, then
-  writes the file. No mode touches a row outside the file's symbols and date range.
+  writes the file (a removed bar the file has no row for is not refilled with a made-up one; the
+  report lists them). No mode touches a row outside the file's symbols and date range.
 - **Suspended rows.** A session with no bar inside a symbol's span (from its last stored bar
   before the file's rows, or its first file row, to its first stored bar after them, or its last
   file row; never before ``list_date`` or after ``delist_date``) gets a suspended row flat at the
@@ -201,14 +202,28 @@ def merge_bars(
     replaces, and in ``replace`` mode the rows it removes, are not context.
     """
     symbols = file_rows["symbol"].unique().to_list()
-    stored = store.read("bars", where={"symbol": symbols})
+    held = store.read("bars", where={"symbol": symbols})
+    stored = held
     if mode == "replace":
         first, last = file_rows["date"].min(), file_rows["date"].max()
-        stored = stored.filter(~pl.col("date").is_between(first, last))
+        stored = held.filter(~pl.col("date").is_between(first, last))
+        vacated = held.filter(pl.col("date").is_between(first, last)).join(
+            file_rows.select("date", "symbol"), on=["date", "symbol"], how="anti"
+        )
+        if vacated.height:
+            shown = ", ".join(
+                f"{s} {d}" for d, s in vacated.select("date", "symbol").head(_LISTED).iter_rows()
+            )
+            notes.append(
+                f"replace: {vacated.height} stored bars on sessions the file has no row for are "
+                f"removed and not refilled (a made-up row never takes a real bar's place): {shown}"
+            )
     elif mode == "upsert":
-        stored = stored.join(file_rows.select("date", "symbol"), on=["date", "symbol"], how="anti")
+        stored = held.join(file_rows.select("date", "symbol"), on=["date", "symbol"], how="anti")
     real = pl.concat([stored, file_rows.drop(FILE_ROW)], how="diagonal_relaxed")
-    missing = missing_sessions(_spans(file_rows, stored, instruments), calendar, real)
+    # a session where the store held a bar before this import is never filled
+    occupied = pl.concat([real.select("date", "symbol"), held.select("date", "symbol")])
+    missing = missing_sessions(_spans(file_rows, stored, instruments), calendar, occupied)
     counts: dict[str, int] = {}
     if missing.height:
         per_symbol = (

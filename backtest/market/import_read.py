@@ -70,6 +70,13 @@ class FileRows:
     frame: pl.DataFrame
     is_text: bool = False
     encoding: str | None = None
+    #: ``(store column, file column)`` for the columns the mapping renamed
+    renamed: tuple[tuple[str, str], ...] = ()
+
+    def column(self, name: str) -> str:
+        """How to name store column ``name`` to the user: by its name in the file."""
+        original = dict(self.renamed).get(name)
+        return f"{original!r} (store column {name!r})" if original else repr(name)
 
     def at(self, row: int) -> str:
         """Where data row ``row`` is: ``row 7 (line 8)`` in a CSV, ``row 7`` otherwise."""
@@ -79,9 +86,12 @@ class FileRows:
         """The error to raise for ``problem`` in this input."""
         return ImportFileError(self.name, problem)
 
-    def with_frame(self, frame: pl.DataFrame) -> FileRows:
-        """The same input with its frame converted."""
-        return FileRows(self.name, frame, self.is_text, self.encoding)
+    def with_frame(self, frame: pl.DataFrame, renamed: dict[str, str] | None = None) -> FileRows:
+        """The same input with its frame converted (and columns ``renamed`` file -> store)."""
+        names = self.renamed
+        if renamed:
+            names = (*names, *((store, file) for file, store in renamed.items()))
+        return FileRows(self.name, frame, self.is_text, self.encoding, names)
 
 
 def read_rows(path: Path, *, encoding: str | None = None) -> FileRows:
@@ -208,7 +218,7 @@ def parse_dates(rows: FileRows, column: str, date_format: str | None) -> FileRow
         if bad.any():
             row, value, count = _first(bad, frame, column)
             raise rows.error(
-                f"{rows.at(row)}, column {column!r}: {value!r} is not a date in "
+                f"{rows.at(row)}, column {rows.column(column)}: {value!r} is not a date in "
                 f"{' or '.join(formats)} ({count} such rows); pass the file's format with "
                 "--date-format or fix the rows"
             )
@@ -224,8 +234,8 @@ def parse_symbols(rows: FileRows, column: str = "symbol") -> FileRows:
         row, value, count = _first(bad, frame, column)
         shown = "an empty code" if value is None or str(value).strip() == "" else repr(value)
         raise rows.error(
-            f"{rows.at(row)}, column {column!r}: {shown} is not an A-share code such as 600000, "
-            f"600000.SH or sh600000 ({count} such rows); fix the code or remove the row"
+            f"{rows.at(row)}, column {rows.column(column)}: {shown} is not an A-share code such "
+            f"as 600000, 600000.SH or sh600000 ({count} such rows); fix the code or remove the row"
         )
     return rows.with_frame(frame.with_columns(normalised))
 
@@ -245,7 +255,7 @@ def parse_numbers(rows: FileRows, columns: list[str]) -> FileRows:
             if bad.any():
                 row, value, count = _first(bad, frame, column)
                 raise rows.error(
-                    f"{rows.at(row)}, column {column!r}: {value!r} is not a number "
+                    f"{rows.at(row)}, column {rows.column(column)}: {value!r} is not a number "
                     f"({count} such rows); fix the value or remove the row"
                 )
             parsed.append(number.alias(column))
@@ -253,8 +263,8 @@ def parse_numbers(rows: FileRows, columns: list[str]) -> FileRows:
             parsed.append(series.cast(pl.Float64).alias(column))
         else:
             raise rows.error(
-                f"column {column!r} holds {series.dtype} values, not numbers; map another "
-                "column onto it"
+                f"column {rows.column(column)} holds {series.dtype} values, not numbers; map "
+                "another column onto it"
             )
     return rows.with_frame(frame.with_columns(parsed)) if parsed else rows
 
@@ -267,8 +277,8 @@ def to_int64(rows: FileRows, column: str) -> FileRows:
     if bad.any():
         row, value, count = _first(bad, frame, column)
         raise rows.error(
-            f"{rows.at(row)}, column {column!r}: {value!r} is too large for a 64-bit integer "
-            f"({count} such rows); check the column's unit (e.g. --volume-unit)"
+            f"{rows.at(row)}, column {rows.column(column)}: {value!r} is too large for a 64-bit "
+            f"integer ({count} such rows); check the column's unit (e.g. --volume-unit)"
         )
     return rows.with_frame(frame.with_columns(values.round(0).cast(pl.Int64)))
 
@@ -280,8 +290,8 @@ def check_values(rows: FileRows, spec: Table) -> None:
         return
     row, value, count = _first(problem.bad, rows.frame, problem.column)
     raise rows.error(
-        f"{rows.at(row)}, column {problem.column!r} (table {spec.name!r}): value {value!r}: "
-        f"{problem.problem} ({count} such rows); fix the value or remove the row"
+        f"{rows.at(row)}, column {rows.column(problem.column)} (table {spec.name!r}): value "
+        f"{value!r}: {problem.problem} ({count} such rows); fix the value or remove the row"
     )
 
 

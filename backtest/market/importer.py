@@ -341,7 +341,7 @@ def _apply_mapping(rows: FileRows, spec: ImportSpec, report: ImportReport) -> Fi
             f"the file has no column for {missing} of table {spec.table!r} (after mapping; "
             f"it has {columns}); map them, e.g. --map your_column={missing[0]}"
         )
-    return rows.with_frame(frame)
+    return rows.with_frame(frame, mapping)
 
 
 def _parse_flags(rows: FileRows) -> FileRows:
@@ -353,9 +353,10 @@ def _parse_flags(rows: FileRows) -> FileRows:
         bad = ~text.is_in([*_TRUE, *_FALSE]).fill_null(True)
         if bad.any():
             row = int(frame.filter(bad)[FILE_ROW][0])
+            value = frame.filter(bad)[column][0]
             raise rows.error(
-                f"{rows.at(row)}, column {column!r}: {frame.filter(bad)[column][0]!r} is not "
-                "true or false; fix the value"
+                f"{rows.at(row)}, column {rows.column(column)}: {value!r} is not true or false; "
+                "fix the value"
             )
         frame = frame.with_columns(text.is_in(list(_TRUE)).alias(column))
     return rows.with_frame(frame)
