@@ -28,6 +28,7 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
+from backtest.market.akshare_normalise import contract_expiry
 from backtest.market.calendar import all_sessions
 from backtest.market.derive import (
     add_limit_prices,
@@ -42,10 +43,14 @@ from backtest.market.store import Store
 __all__ = [
     "ENTITY_COLUMN",
     "ImportMode",
+    "caps_onto_bars",
+    "count_replaced",
     "extend_calendar",
+    "futures_frame",
     "merge_bars",
     "refuse_conflicts",
     "remove_replaced",
+    "weights_frame",
 ]
 
 ImportMode = Literal["append", "upsert", "replace"]
@@ -262,3 +267,58 @@ def merge_bars(
         )
         notes.append("limit_up/limit_down from pre_close and the board rules")
     return written.sort("symbol", "date"), counts
+
+
+def caps_onto_bars(
+    store: Store, frame: pl.DataFrame, notes: list[str], warnings: list[str]
+) -> pl.DataFrame:
+    """Stored bars of the file's symbols and dates with the file's caps put in."""
+    caps = [c for c in ("total_cap", "float_cap") if c in frame.columns]
+    if not caps:
+        raise ValueError(
+            "a caps import needs total_cap or float_cap; map them, e.g. --map total_mv=total_cap"
+        )
+    if store.is_empty("bars"):
+        raise ValueError("the store holds no bars: import the bars first, then their caps")
+    stored = store.read(
+        "bars",
+        start=frame["date"].min(),
+        end=frame["date"].max(),
+        where={"symbol": frame["symbol"].unique().to_list()},
+    )
+    incoming = frame.select("date", "symbol", *caps)
+    matched = stored.join(incoming, on=["date", "symbol"], how="inner", suffix="_new")
+    unmatched = incoming.height - matched.height
+    if unmatched:
+        warnings.append(
+            f"{unmatched} cap rows have no stored bar (same date and symbol) and were ignored"
+        )
+    notes.append(f"caps put into {matched.height} stored bars")
+    return matched.with_columns(
+        [pl.col(f"{c}_new").fill_null(pl.col(c)).alias(c) for c in caps]
+    ).select(stored.columns)
+
+
+def futures_frame(frame: pl.DataFrame, calendar: np.ndarray, notes: list[str]) -> pl.DataFrame:
+    frame = frame.with_columns(pl.col("contract").cast(pl.String).str.to_uppercase())
+    if "product" not in frame.columns:
+        frame = frame.with_columns(product=pl.col("contract").str.slice(0, 2))
+        notes.append("product from the contract code")
+    if "expiry" not in frame.columns:
+        contracts = frame["contract"].unique().sort().to_list()
+        expiries = pl.DataFrame(
+            {"contract": contracts, "expiry": [contract_expiry(c, calendar) for c in contracts]},
+            schema={"contract": pl.String, "expiry": pl.Date},
+        )
+        frame = frame.join(expiries, on="contract", how="left")
+        notes.append("expiry: third Friday of the contract month, next session if closed")
+    return frame
+
+
+def weights_frame(frame: pl.DataFrame, notes: list[str]) -> pl.DataFrame:
+    frame = frame.with_columns(pl.col("index_code").cast(pl.String))
+    totals = frame.group_by("date", "index_code").agg(pl.col("weight").sum())
+    median = totals["weight"].median() if totals.height else None
+    if isinstance(median, float) and median > 1.5:
+        notes.append("weights were in percent: divided by 100")
+    return frame.with_columns(pl.col("weight") / pl.col("weight").sum().over("date", "index_code"))

@@ -29,10 +29,12 @@ __all__ = [
     "FILE_ROW",
     "FileRows",
     "ImportFileError",
+    "apply_mapping",
     "check_duplicate_keys",
     "check_sessions",
     "check_values",
     "parse_dates",
+    "parse_flags",
     "parse_numbers",
     "parse_symbols",
     "read_rows",
@@ -44,6 +46,8 @@ FILE_ROW = "_file_row"
 _INT64_LIMIT = 2.0**63
 #: Bytes looked at for a NUL byte, the mark of a binary file.
 _BINARY_PROBE_BYTES = 65_536
+_TRUE = ("true", "t", "1", "yes", "y")
+_FALSE = ("false", "f", "0", "no", "n")
 
 
 class ImportFileError(ValueError):
@@ -332,3 +336,49 @@ def check_sessions(rows: FileRows, sessions: np.ndarray, entity: str | None) -> 
         f"{rows.at(int(bad[FILE_ROW]))}: date {day}{what}: {why} ({int(off.sum())} such rows); "
         f"{todo}"
     )
+
+
+def apply_mapping(
+    rows: FileRows,
+    mapping: dict[str, str],
+    table_columns: set[str],
+    required: tuple[str, ...],
+    table: str,
+) -> tuple[FileRows, list[str]]:
+    """Rename the file's columns onto the store's; return the rows and the columns dropped."""
+    frame = rows.frame
+    present = {src: dst for src, dst in mapping.items() if src in frame.columns}
+    absent = sorted(set(mapping) - set(frame.columns))
+    columns = [c for c in frame.columns if c != FILE_ROW]
+    if absent and not present:
+        raise rows.error(
+            f"mapped columns {absent} are not in the file; it has {columns}: fix --map"
+        )
+    frame = frame.rename(present)
+    dropped = [c for c in frame.columns if c not in table_columns | {FILE_ROW}]
+    frame = frame.drop(dropped)
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise rows.error(
+            f"the file has no column for {missing} of table {table!r} (after mapping; "
+            f"it has {columns}); map them, e.g. --map your_column={missing[0]}"
+        )
+    return rows.with_frame(frame, present), dropped
+
+
+def parse_flags(rows: FileRows, columns: list[str]) -> FileRows:
+    """Parse text ``columns`` as booleans (true/false, 1/0, yes/no); refuse anything else."""
+    frame = rows.frame
+    for column in columns:
+        if frame.schema[column] == pl.Boolean:
+            continue
+        text = frame[column].cast(pl.String).str.strip_chars().str.to_lowercase()
+        bad = ~text.is_in([*_TRUE, *_FALSE]).fill_null(True)
+        if bad.any():
+            row, value, _ = _first(bad, frame, column)
+            raise rows.error(
+                f"{rows.at(row)}, column {rows.column(column)}: {value!r} is not true or false; "
+                "fix the value"
+            )
+        frame = frame.with_columns(text.is_in(list(_TRUE)).alias(column))
+    return rows.with_frame(frame)

@@ -37,26 +37,30 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
-from backtest.market.akshare_normalise import contract_expiry
 from backtest.market.calendar import all_sessions
 from backtest.market.derive import instruments_from_symbols
 from backtest.market.import_merge import (
     ENTITY_COLUMN,
     ImportMode,
+    caps_onto_bars,
     count_replaced,
     extend_calendar,
+    futures_frame,
     merge_bars,
     refuse_conflicts,
     remove_replaced,
+    weights_frame,
 )
 from backtest.market.import_read import (
     FILE_ROW,
     FileRows,
     ImportFileError,
+    apply_mapping,
     check_duplicate_keys,
     check_sessions,
     check_values,
     parse_dates,
+    parse_flags,
     parse_numbers,
     parse_symbols,
     read_rows,
@@ -318,48 +322,6 @@ _NUMERIC = (
 )
 _INTEGER = ("volume", "open_interest")
 _FLAGS = ("suspended", "is_st")
-_TRUE = ("true", "t", "1", "yes", "y")
-_FALSE = ("false", "f", "0", "no", "n")
-
-
-def _apply_mapping(rows: FileRows, spec: ImportSpec, report: ImportReport) -> FileRows:
-    frame = rows.frame
-    mapping = {src: dst for src, dst in spec.mapping.items() if src in frame.columns}
-    absent = sorted(set(spec.mapping) - set(frame.columns))
-    columns = [c for c in frame.columns if c != FILE_ROW]
-    if absent and not mapping:
-        raise rows.error(
-            f"mapped columns {absent} are not in the file; it has {columns}: fix --map"
-        )
-    frame = frame.rename(mapping)
-    table_columns = _table_columns(spec.table) | {FILE_ROW}
-    report.dropped_columns = [c for c in frame.columns if c not in table_columns]
-    frame = frame.drop(report.dropped_columns)
-    missing = [c for c in _REQUIRED[spec.table] if c not in frame.columns]
-    if missing:
-        raise rows.error(
-            f"the file has no column for {missing} of table {spec.table!r} (after mapping; "
-            f"it has {columns}); map them, e.g. --map your_column={missing[0]}"
-        )
-    return rows.with_frame(frame, mapping)
-
-
-def _parse_flags(rows: FileRows) -> FileRows:
-    frame = rows.frame
-    for column in [c for c in _FLAGS if c in frame.columns]:
-        if frame.schema[column] == pl.Boolean:
-            continue
-        text = frame[column].cast(pl.String).str.strip_chars().str.to_lowercase()
-        bad = ~text.is_in([*_TRUE, *_FALSE]).fill_null(True)
-        if bad.any():
-            row = int(frame.filter(bad)[FILE_ROW][0])
-            value = frame.filter(bad)[column][0]
-            raise rows.error(
-                f"{rows.at(row)}, column {rows.column(column)}: {value!r} is not true or false; "
-                "fix the value"
-            )
-        frame = frame.with_columns(text.is_in(list(_TRUE)).alias(column))
-    return rows.with_frame(frame)
 
 
 def prepare_frame(
@@ -389,7 +351,9 @@ def prepare_file(
 
 def _prepare(rows: FileRows, spec: ImportSpec, source: str) -> PreparedImport:
     report = ImportReport(source=source, table=spec.table, mode=spec.mode, encoding=rows.encoding)
-    rows = _apply_mapping(rows, spec, report)
+    rows, report.dropped_columns = apply_mapping(
+        rows, spec.mapping, _table_columns(spec.table), _REQUIRED[spec.table], spec.table
+    )
     rows = parse_dates(rows, "date", spec.date_format)
     if "symbol" in rows.frame.columns:
         rows = parse_symbols(rows)
@@ -398,7 +362,7 @@ def _prepare(rows: FileRows, spec: ImportSpec, source: str) -> PreparedImport:
             text = pl.col(code).cast(pl.String).str.strip_chars()
             rows = rows.with_frame(rows.frame.with_columns(text.str.to_uppercase().alias(code)))
     rows = parse_numbers(rows, [c for c in _NUMERIC if c in rows.frame.columns])
-    rows = _parse_flags(rows)
+    rows = parse_flags(rows, [c for c in _FLAGS if c in rows.frame.columns])
     frame = rows.frame
     if "volume" in frame.columns and spec.volume_unit == "lots" and spec.table == "bars":
         frame = frame.with_columns(pl.col("volume") * 100.0)
@@ -411,7 +375,7 @@ def _prepare(rows: FileRows, spec: ImportSpec, source: str) -> PreparedImport:
         frame = frame.with_columns(pl.col(caps) * _CAP_SCALE[spec.cap_unit])
         report.derived.append(f"{' and '.join(caps)} in CNY from {spec.cap_unit}")
     if spec.table == "index_weights":
-        frame = _weights_frame(frame, report)
+        frame = weights_frame(frame, report.derived)
     rows = rows.with_frame(frame)
     table = BARS if spec.table == "caps" else TABLES[spec.table]
     check_values(rows, table)
@@ -453,7 +417,10 @@ def write_prepared(store: Store, prepared: PreparedImport) -> ImportReport:
     if spec.table == "caps":
         with store.transaction():
             report.rows["bars"] = store.write(
-                "bars", _caps_onto_bars(store, rows.frame, report), source=source, params=params
+                "bars",
+                caps_onto_bars(store, rows.frame, report.derived, report.warnings),
+                source=source,
+                params=params,
             )
         return report
     with store.transaction():
@@ -469,7 +436,7 @@ def write_prepared(store: Store, prepared: PreparedImport) -> ImportReport:
         if spec.table == "bars":
             frames = _bars_frames(store, rows, spec, calendar, report)
         elif spec.table == "futures_bars":
-            frames = {"futures_bars": _futures_frame(frame.drop(FILE_ROW), calendar, report)}
+            frames = {"futures_bars": futures_frame(frame.drop(FILE_ROW), calendar, report.derived)}
         elif spec.table == "index_weights":
             frames = {"index_weights": frame.drop(FILE_ROW)}
         else:
@@ -565,34 +532,6 @@ def _bars_frames(
     return frames
 
 
-def _caps_onto_bars(store: Store, frame: pl.DataFrame, report: ImportReport) -> pl.DataFrame:
-    """Stored bars of the file's symbols and dates with the file's caps put in."""
-    caps = [c for c in ("total_cap", "float_cap") if c in frame.columns]
-    if not caps:
-        raise ValueError(
-            "a caps import needs total_cap or float_cap; map them, e.g. --map total_mv=total_cap"
-        )
-    if store.is_empty("bars"):
-        raise ValueError("the store holds no bars: import the bars first, then their caps")
-    stored = store.read(
-        "bars",
-        start=frame["date"].min(),
-        end=frame["date"].max(),
-        where={"symbol": frame["symbol"].unique().to_list()},
-    )
-    incoming = frame.select("date", "symbol", *caps)
-    matched = stored.join(incoming, on=["date", "symbol"], how="inner", suffix="_new")
-    unmatched = incoming.height - matched.height
-    if unmatched:
-        report.warnings.append(
-            f"{unmatched} cap rows have no stored bar (same date and symbol) and were ignored"
-        )
-    report.derived.append(f"caps put into {matched.height} stored bars")
-    return matched.with_columns(
-        [pl.col(f"{c}_new").fill_null(pl.col(c)).alias(c) for c in caps]
-    ).select(stored.columns)
-
-
 def _refuse_unknown_boards(rows: FileRows, known: set[str]) -> None:
     """Refuse a symbol the store does not know whose code matches no board, naming its row."""
     for symbol in rows.frame["symbol"].unique().sort().to_list():
@@ -607,28 +546,3 @@ def _refuse_unknown_boards(rows: FileRows, known: set[str]) -> None:
                 f"prefix ({bad.height} rows); if it is real (e.g. a renamed code), write its "
                 "instruments row first, else remove its rows"
             ) from None
-
-
-def _futures_frame(frame: pl.DataFrame, calendar: np.ndarray, report: ImportReport) -> pl.DataFrame:
-    frame = frame.with_columns(pl.col("contract").cast(pl.String).str.to_uppercase())
-    if "product" not in frame.columns:
-        frame = frame.with_columns(product=pl.col("contract").str.slice(0, 2))
-        report.derived.append("product from the contract code")
-    if "expiry" not in frame.columns:
-        contracts = frame["contract"].unique().sort().to_list()
-        expiries = pl.DataFrame(
-            {"contract": contracts, "expiry": [contract_expiry(c, calendar) for c in contracts]},
-            schema={"contract": pl.String, "expiry": pl.Date},
-        )
-        frame = frame.join(expiries, on="contract", how="left")
-        report.derived.append("expiry: third Friday of the contract month, next session if closed")
-    return frame
-
-
-def _weights_frame(frame: pl.DataFrame, report: ImportReport) -> pl.DataFrame:
-    frame = frame.with_columns(pl.col("index_code").cast(pl.String))
-    totals = frame.group_by("date", "index_code").agg(pl.col("weight").sum())
-    median = totals["weight"].median() if totals.height else None
-    if isinstance(median, float) and median > 1.5:
-        report.derived.append("weights were in percent: divided by 100")
-    return frame.with_columns(pl.col("weight") / pl.col("weight").sum().over("date", "index_code"))
