@@ -429,3 +429,26 @@ def test_the_store_refuses_a_close_of_1e300_naming_table_column_row_and_value() 
         "table 'bars', column 'high', row 0 (date=2024-02-01, symbol=600000, high=1e+300): value "
         "above the plausible maximum 1e+06 (no A-share price, raw or adjusted, comes near 1e6 CNY)"
     )
+
+
+def test_index_bars_follow_the_same_modes(tmp_path: Path) -> None:
+    levels = pl.DataFrame(
+        {
+            "date": ["2024-02-01", "2024-02-02"],
+            "index_code": ["000852", "000852"],
+            "open": [5000.0, 4900.0],
+            "high": [5010.0, 4950.0],
+            "low": [4890.0, 4700.0],
+            "close": [4900.0, 4750.0],
+        }
+    )
+    path = _csv(tmp_path, levels, "index.csv")
+    store = Store(tmp_path / "m.duckdb")
+    import_file(store, path, ImportSpec(table="index_bars"))
+    with pytest.raises(
+        ImportFileError, match=r"row 1 \(line 2\): table 'index_bars' already holds"
+    ):
+        import_file(store, path, ImportSpec(table="index_bars"))
+    higher = _csv(tmp_path, levels.with_columns(pl.col("high") + 1.0), "index.csv")
+    import_file(store, higher, ImportSpec(table="index_bars", mode="upsert"))
+    assert store.read("index_bars")["high"].to_list() == [5011.0, 4951.0]

@@ -411,7 +411,23 @@ def import_frame(
 
 
 def write_prepared(store: Store, prepared: PreparedImport) -> ImportReport:
-    """Derive what the file lacks against the store and write it all in one transaction."""
+    """Derive what the file lacks against the store and write it all in one transaction.
+
+    Raises
+    ------
+    ImportFileError
+        A row is already stored (``append``), a date is missing from a store built on another
+        calendar, or the store refuses a derived row; the store is then unchanged.
+    """
+    try:
+        return _write(store, prepared)
+    except ImportFileError:
+        raise
+    except ValueError as exc:  # the store's refusal, said as this file's problem
+        raise prepared.rows.error(f"the store refused it: {exc}") from exc
+
+
+def _write(store: Store, prepared: PreparedImport) -> ImportReport:
     rows, spec, source, report = prepared.rows, prepared.spec, prepared.source, prepared.report
     params = spec.params()
     if spec.table == "caps":
