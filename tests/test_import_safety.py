@@ -452,3 +452,29 @@ def test_index_bars_follow_the_same_modes(tmp_path: Path) -> None:
     higher = _csv(tmp_path, levels.with_columns(pl.col("high") + 1.0), "index.csv")
     import_file(store, higher, ImportSpec(table="index_bars", mode="upsert"))
     assert store.read("index_bars")["high"].to_list() == [5011.0, 4951.0]
+
+
+def test_suspended_fill_stops_at_the_delist_date(tmp_path: Path) -> None:
+    store = Store(tmp_path / "m.duckdb")
+    store.write("calendar", pl.DataFrame({"date": [dt.date(2024, 2, 1)]}), source="test")
+    listing = {
+        "symbol": ["600000"],
+        "exchange": ["SH"],
+        "board": ["main"],
+        "list_date": [dt.date(2024, 2, 1)],
+        "delist_date": [dt.date(2024, 2, 2)],
+    }
+    store.write("instruments", pl.DataFrame(listing), source="test")
+
+    def bar(day: str, close: float) -> pl.DataFrame:
+        prices = {"open": [close], "high": [close], "low": [close], "close": [close]}
+        return pl.DataFrame({"date": [day], "symbol": ["600000"], **prices, "volume": [100]})
+
+    import_file(store, _csv(tmp_path, bar("2024-02-01", 7.0), "a.csv"))
+    report = import_file(store, _csv(tmp_path, bar("2024-02-06", 7.2), "b.csv"))
+    assert report.suspended_filled == {"600000": 1}  # 2024-02-02 only, not 2024-02-05
+    assert store.read("bars")["date"].to_list() == [
+        dt.date(2024, 2, 1),
+        dt.date(2024, 2, 2),
+        dt.date(2024, 2, 6),
+    ]
