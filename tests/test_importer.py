@@ -14,8 +14,14 @@ from hypothesis import strategies as st
 
 from backtest.market.data_cli import register_fetch, register_import
 from backtest.market.derive import add_limit_prices, fill_suspended_sessions
-from backtest.market.importer import PRESETS, ImportSpec, import_file, import_frame
-from backtest.market.store import Store, StoreValidationError
+from backtest.market.importer import (
+    PRESETS,
+    ImportFileError,
+    ImportSpec,
+    import_file,
+    import_frame,
+)
+from backtest.market.store import Store
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 REAL_BARS = REAL / "ashare_mainboard_daily_qfq_2022_12_to_2024_12.parquet"
@@ -103,7 +109,7 @@ def test_tushare_daily_basic_adds_caps_to_stored_bars(tmp_path: Path) -> None:
     basic = pl.DataFrame(
         {
             "ts_code": ["600000.SH", "600000.SH", "600000.SH"],
-            "trade_date": ["20240201", "20240205", "20240209"],
+            "trade_date": ["20240201", "20240205", "20240206"],
             "total_mv": [19_300_000.0, 17_200_000.0, 1.0],
             "circ_mv": [19_300_000.0, 17_200_000.0, 1.0],
             "pe": [4.0, 3.6, 3.5],
@@ -132,7 +138,8 @@ def test_unparseable_date_names_the_row(tmp_path: Path) -> None:
         .otherwise(pl.col("trade_date"))
         .alias("trade_date")
     )
-    with pytest.raises(ValueError, match=r"row 3: '2024-13-45' is not a date"):
+    expected = r"row 4, column 'trade_date' \(store column 'date'\): '2024-13-45' is not a date"
+    with pytest.raises(ImportFileError, match=expected):
         import_frame(store, frame, PRESETS["tushare_daily"], source="test")
 
 
@@ -141,7 +148,7 @@ def test_invalid_rows_are_refused_and_nothing_is_written(tmp_path: Path) -> None
     frame = _tushare_frame().with_columns(
         pl.when(pl.col("ts_code") == "000001.SZ").then(8.0).otherwise(pl.col("high")).alias("high")
     )
-    with pytest.raises(StoreValidationError, match="high"):
+    with pytest.raises(ImportFileError, match=r"row 1, column 'high' .*high < low"):
         import_frame(store, frame, PRESETS["tushare_daily"], source="test")
     assert store.is_empty("calendar") and store.is_empty("instruments") and store.is_empty("bars")
 

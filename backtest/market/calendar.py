@@ -23,6 +23,7 @@ import numpy as np
 
 __all__ = [
     "QUARTER_MONTHS",
+    "all_sessions",
     "futures_expiry",
     "listed_contracts",
     "sessions",
@@ -57,6 +58,16 @@ def _all_sessions() -> np.ndarray:
     out = np.array(iso, dtype="datetime64[D]")
     out.setflags(write=False)
     return out
+
+
+def all_sessions() -> np.ndarray:
+    """Return every SSE session of the shipped calendar (``datetime64[D]``, read-only).
+
+    >>> days = all_sessions()
+    >>> str(days[0]), bool(np.datetime64("2024-02-03") in days)  # first session; a Saturday
+    ('1990-12-19', False)
+    """
+    return _all_sessions()
 
 
 def _day(value: Any) -> np.datetime64:

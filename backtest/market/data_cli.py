@@ -5,6 +5,7 @@
     backtest data import daily.csv --preset tushare_daily
     backtest data import daily_basic.csv --preset tushare_daily_basic   # caps onto stored bars
     backtest data import bars.parquet --map volume_lots=volume --volume-unit lots --prices forward
+    backtest data import daily.csv --preset tushare_daily --mode upsert --encoding gb18030
 
 ``backtest.cli`` wires these in with :func:`register_fetch` and :func:`register_import`. A fetch
 exits 0 when every request succeeded and 1 when some failed (they are listed; rerun to retry).
@@ -156,6 +157,28 @@ def register_import(subparsers: Any) -> argparse.ArgumentParser:
         default=None,
         help="whether the file's prices are adjusted (default raw)",
     )
+    parser.add_argument(
+        "--mode",
+        choices=["append", "upsert", "replace"],
+        default="append",
+        help="append (default): refuse rows already stored, naming the first; upsert: replace "
+        "stored rows with the file's rows of the same date and symbol; replace: remove the "
+        "stored rows of the file's symbols between the file's first and last date, then write "
+        "the file. No mode deletes or changes a row outside the file's symbols and date range",
+    )
+    parser.add_argument(
+        "--no-fill-suspended",
+        action="store_false",
+        dest="fill_suspended",
+        help="do not add suspended rows for sessions without a bar inside a symbol's span "
+        "(they are added by default, only where the store holds no bar, and reported)",
+    )
+    parser.add_argument(
+        "--encoding",
+        default=None,
+        help="text encoding of a CSV (default: UTF-8, else GB18030/GBK when the bytes are not "
+        "UTF-8); e.g. gb18030",
+    )
     parser.set_defaults(handler=_cmd_import)
     return parser
 
@@ -163,7 +186,7 @@ def register_import(subparsers: Any) -> argparse.ArgumentParser:
 def _cmd_import(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from backtest.market.importer import PRESETS, ImportSpec, import_file
+    from backtest.market.importer import PRESETS, ImportSpec, prepare_file, write_prepared
     from backtest.market.store import Store
 
     base = PRESETS[args.preset] if args.preset else ImportSpec(table=args.table or "bars")
@@ -171,12 +194,16 @@ def _cmd_import(args: argparse.Namespace) -> int:
     mapping.update(dict(args.column_map))
     overrides: dict[str, Any] = {"table": args.table or base.table}
     overrides["column_map"] = tuple(mapping.items())
-    for name in ("volume_unit", "amount_unit", "cap_unit", "date_format", "prices"):
+    for name in ("volume_unit", "amount_unit", "cap_unit", "date_format", "prices", "encoding"):
         value = getattr(args, name)
         if value is not None:
             overrides[name] = value
+    overrides["mode"] = args.mode
+    overrides["fill_suspended"] = args.fill_suspended
     spec = dataclasses.replace(base, **overrides)
+    # the file is read and checked before the store is opened: a bad file leaves it untouched
+    prepared = prepare_file(args.path, spec)
     with Store(args.store) as store:
-        report = import_file(store, args.path, spec)
+        report = write_prepared(store, prepared)
     print(report)
     return 0

@@ -46,11 +46,15 @@ from backtest.engine.rules import (
 from backtest.market.schema import board_of
 
 __all__ = [
+    "CARRIED_FORWARD",
     "add_limit_prices",
     "add_pre_close",
     "fill_suspended_sessions",
     "instruments_from_symbols",
+    "missing_sessions",
     "normalise_symbol_expr",
+    "previous_session_close",
+    "suspended_rows",
 ]
 
 #: Float slack so that 10.05 * 1.1 * 100 + 0.5 lands on the right side of floor(); the same
@@ -61,12 +65,17 @@ _ROUNDING_SLACK = 1e-7
 def normalise_symbol_expr(column: str = "symbol") -> pl.Expr:
     """Return an expression turning "000001.SZ", "sh600000", "SZ000001" or 1 into "000001".
 
-    >>> pl.DataFrame({"symbol": ["000001.SZ", "sh600000", "BJ430047", "1"]}).select(
+    A code of up to six digits with an optional exchange prefix (``SH``, ``SZ``, ``BJ``, with or
+    without a dot) or suffix (``.SH``, ``.SZ``, ``.BJ``), in any case; anything else (``ABC.SZ``,
+    ``600000.HK``, ``6000001``) becomes null, for the caller to refuse by row.
+
+    >>> pl.DataFrame({"symbol": ["000001.SZ", "sh600000", "BJ430047", "1", "ABC.SZ"]}).select(
     ...     normalise_symbol_expr()
     ... )["symbol"].to_list()
-    ['000001', '600000', '430047', '000001']
+    ['000001', '600000', '430047', '000001', None]
     """
-    digits = pl.col(column).cast(pl.String).str.strip_chars().str.extract(r"(\d{1,6})", 1)
+    pattern = r"(?i)^(?:(?:SH|SZ|BJ)\.?)?(\d{1,6})(?:\.(?:SH|SZ|BJ))?$"
+    digits = pl.col(column).cast(pl.String).str.strip_chars().str.extract(pattern, 1)
     return digits.str.zfill(6).alias(column)
 
 
@@ -76,12 +85,91 @@ def _session_index(dates: pl.Series, calendar: np.ndarray) -> np.ndarray:
     return np.searchsorted(calendar.astype("datetime64[D]").astype(np.int64), values)
 
 
+#: Columns a suspended row carries over from the symbol's previous bar.
+CARRIED_FORWARD: tuple[str, ...] = ("adj_factor", "float_cap", "total_cap", "is_st")
+
+
+def missing_sessions(
+    spans: pl.DataFrame, calendar: np.ndarray, occupied: pl.DataFrame
+) -> pl.DataFrame:
+    """Return the ``(date, symbol)`` sessions inside each symbol's span that hold no bar.
+
+    Parameters
+    ----------
+    spans
+        ``symbol``, ``first``, ``last`` (dates, inclusive); a span with ``first > last`` is empty.
+    calendar
+        The sessions (``datetime64[D]``, ascending).
+    occupied
+        ``date`` and ``symbol`` of every bar that exists (in the file or in the store).
+
+    >>> days = np.array(["2024-02-01", "2024-02-02", "2024-02-05"], dtype="datetime64[D]")
+    >>> spans = pl.DataFrame({"symbol": ["600000"], "first": [dt.date(2024, 2, 1)],
+    ...                       "last": [dt.date(2024, 2, 5)]})
+    >>> have = pl.DataFrame({"date": [dt.date(2024, 2, 1), dt.date(2024, 2, 5)],
+    ...                      "symbol": ["600000", "600000"]})
+    >>> missing_sessions(spans, days, have)["date"].to_list()
+    [datetime.date(2024, 2, 2)]
+    """
+    empty = pl.DataFrame(schema={"date": pl.Date, "symbol": pl.String})
+    if spans.height == 0 or len(calendar) == 0:
+        return empty
+    days = calendar.astype("datetime64[D]").astype(np.int64)
+    first = np.searchsorted(days, spans["first"].cast(pl.Int32).to_numpy(), side="left")
+    last = np.searchsorted(days, spans["last"].cast(pl.Int32).to_numpy(), side="right") - 1
+    lengths = np.maximum(last - first + 1, 0)
+    if lengths.sum() == 0:
+        return empty
+    owner = np.repeat(np.arange(spans.height), lengths)
+    offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    expected = pl.DataFrame(
+        {
+            "date": calendar.astype("datetime64[D]")[np.repeat(first, lengths) + offsets],
+            "symbol": spans["symbol"].cast(pl.String).gather(owner),
+        }
+    ).with_columns(pl.col("date").cast(pl.Date))
+    return expected.join(
+        occupied.select("date", pl.col("symbol").cast(pl.String)).unique(),
+        on=["date", "symbol"],
+        how="anti",
+    ).sort("symbol", "date")
+
+
+def suspended_rows(known: pl.DataFrame, missing: pl.DataFrame) -> pl.DataFrame:
+    """Build a suspended bar for each ``(date, symbol)`` of ``missing`` from the bars ``known``.
+
+    The row is flat at the symbol's previous known close (``open = high = low = close``), with
+    ``volume = 0``, ``amount = 0`` and ``suspended = True``, and carries the previous bar's
+    :data:`CARRIED_FORWARD` columns present in ``known``. A missing session with no earlier
+    known bar of its symbol is dropped (there is no price to carry).
+    """
+    carried = [c for c in CARRIED_FORWARD if c in known.columns]
+    marked = pl.concat(
+        [
+            known.select("date", "symbol", "close", *carried).with_columns(_made=pl.lit(False)),
+            missing.select("date", "symbol").with_columns(_made=pl.lit(True)),
+        ],
+        how="diagonal_relaxed",
+    )
+    filled = marked.with_columns(
+        pl.col("close", *carried).forward_fill().over("symbol", order_by="date")
+    )
+    made = filled.filter(pl.col("_made") & pl.col("close").is_not_null()).drop("_made")
+    return made.with_columns(
+        open=pl.col("close"),
+        high=pl.col("close"),
+        low=pl.col("close"),
+        volume=pl.lit(0, dtype=pl.Int64),
+        amount=pl.lit(0.0),
+        suspended=pl.lit(True),
+    ).sort("symbol", "date")
+
+
 def fill_suspended_sessions(bars: pl.DataFrame, calendar: np.ndarray) -> pl.DataFrame:
     """Add a suspended row for every session a symbol has no bar between its first and last bar.
 
-    The added row is flat at the previous close (``open = high = low = close = pre_close``),
-    with ``volume = 0``, ``amount = 0`` and ``suspended = True``; rows already present keep their
-    values and get ``suspended = volume == 0`` when the column is absent.
+    The added rows are :func:`suspended_rows`; rows already present keep their values and get
+    ``suspended = volume == 0`` when the column is absent.
 
     Parameters
     ----------
@@ -98,49 +186,65 @@ def fill_suspended_sessions(bars: pl.DataFrame, calendar: np.ndarray) -> pl.Data
     spans = bars.group_by("symbol").agg(
         pl.col("date").min().alias("first"), pl.col("date").max().alias("last")
     )
-    first = _session_index(spans["first"], calendar)
-    last = _session_index(spans["last"], calendar)
-    last = np.minimum(last, len(calendar) - 1)
-    lengths = np.maximum(last - first + 1, 0)
-    if lengths.sum() == 0:
+    made = suspended_rows(bars, missing_sessions(spans, calendar, bars))
+    if made.height == 0:
         return bars
-    owner = np.repeat(np.arange(spans.height), lengths)
-    offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    expected = pl.DataFrame(
-        {
-            "symbol": spans["symbol"].gather(owner),
-            "date": calendar.astype("datetime64[D]")[np.repeat(first, lengths) + offsets],
-        }
-    ).with_columns(pl.col("date").cast(pl.Date))
-    full = expected.join(bars, on=["symbol", "date"], how="full", coalesce=True)
-    missing = pl.col("close").is_null()
-    filled_close = pl.col("close").forward_fill().over("symbol", order_by="date")
-    price_columns = [c for c in ("open", "high", "low") if c in full.columns]
-    full = full.with_columns(
-        *[pl.when(missing).then(filled_close).otherwise(pl.col(c)).alias(c) for c in price_columns],
-        pl.when(missing).then(0).otherwise(pl.col("volume")).alias("volume"),
-        pl.when(missing).then(True).otherwise(pl.col("suspended")).alias("suspended"),
-        *(
-            [pl.when(missing).then(0.0).otherwise(pl.col("amount")).alias("amount")]
-            if "amount" in full.columns
-            else []
-        ),
-        filled_close.alias("close"),
+    made = made.select([c for c in made.columns if c in bars.columns])
+    return (
+        pl.concat([bars, made], how="diagonal_relaxed").sort("symbol", "date").select(bars.columns)
     )
-    forward = [c for c in ("adj_factor", "float_cap", "total_cap", "is_st") if c in full.columns]
-    if forward:
-        full = full.with_columns(pl.col(forward).forward_fill().over("symbol", order_by="date"))
-    return full.sort("symbol", "date").select(bars.columns)
 
 
-def add_pre_close(bars: pl.DataFrame) -> pl.DataFrame:
+def previous_session_close(
+    bars: pl.DataFrame, calendar: np.ndarray, *, basis: pl.DataFrame | None = None
+) -> pl.Series:
+    """Return, per row, the symbol's close on the previous session (null when it has no bar).
+
+    Only the session right before the row's own counts: after a gap (or on a symbol's first
+    bar) the previous close is unknown, so a limit is never derived from a stale close. The
+    closes are looked up in ``basis`` (``date``, ``symbol``, ``close``; default ``bars``).
+
+    >>> days = np.array(["2024-02-01", "2024-02-02", "2024-02-05"], dtype="datetime64[D]")
+    >>> bars = pl.DataFrame({"date": [dt.date(2024, 2, 1), dt.date(2024, 2, 5)],
+    ...                      "symbol": ["600000"] * 2, "close": [10.0, 11.0]})
+    >>> previous_session_close(bars, days).to_list()  # 2024-02-02 has no bar
+    [None, None]
+    """
+    days = calendar.astype("datetime64[D]").astype(np.int64)  # days since epoch
+    dates = bars["date"].cast(pl.Int32).to_numpy().astype(np.int64)
+    index = np.searchsorted(days, dates, side="left")
+    padded = np.append(days, np.iinfo(np.int64).max)  # index len(days): after the last session
+    has_previous = (padded[index] == dates) & (index > 0)
+    previous = np.where(has_previous, padded[np.maximum(index - 1, 0)], 0)
+    keyed = bars.select("date", "symbol").with_columns(
+        pl.Series("_previous", previous, dtype=pl.Int32).cast(pl.Date),
+        pl.Series("_has", has_previous),
+    )
+    keyed = keyed.with_columns(pl.when(pl.col("_has")).then(pl.col("_previous")).alias("_previous"))
+    lookup = (
+        (bars if basis is None else basis)
+        .select(
+            pl.col("date").alias("_previous"), "symbol", pl.col("close").alias("_previous_close")
+        )
+        .unique(["_previous", "symbol"])
+    )
+    joined = keyed.join(lookup, on=["_previous", "symbol"], how="left", maintain_order="left")
+    return joined["_previous_close"].alias("pre_close")
+
+
+def add_pre_close(bars: pl.DataFrame, calendar: np.ndarray | None = None) -> pl.DataFrame:
     """Fill a null or absent ``pre_close`` with the symbol's previous close.
 
-    The previous close is the raw close of the previous row of the same symbol (sorted by
-    date); the first row of each symbol keeps a null ``pre_close`` (unknown), so it has no limits.
-    A source's own ``pre_close`` (ex-rights adjusted by the exchange) is kept where present.
+    With ``calendar``, the previous close is the symbol's close on the previous session
+    (:func:`previous_session_close`; null after a gap). Without it, the close of the previous
+    row of the same symbol (sorted by date). The first row of each symbol keeps a null
+    ``pre_close`` (unknown), so it has no limits. A source's own ``pre_close`` (ex-rights
+    adjusted by the exchange) is kept where present.
     """
-    previous = pl.col("close").shift(1).over("symbol", order_by="date")
+    if calendar is not None:
+        previous: pl.Expr | pl.Series = previous_session_close(bars, calendar)
+    else:
+        previous = pl.col("close").shift(1).over("symbol", order_by="date")
     if "pre_close" not in bars.columns:
         return bars.with_columns(pre_close=previous)
     return bars.with_columns(pl.col("pre_close").fill_null(previous))

@@ -5,6 +5,14 @@ the same validated, transactional writes as every other source. What can be deri
 (:mod:`backtest.market.derive`), and the returned :class:`ImportReport` says what was derived,
 what is missing and what then cannot run.
 
+A store is someone's research data: an import never loses, mixes or invents rows. A malformed
+file is refused whole with one sentence naming the file, row and column
+(:class:`~backtest.market.import_read.ImportFileError`), before anything is written. Rows already
+stored are kept unless the mode says otherwise (``append``, the default, refuses them; ``upsert``
+replaces them; ``replace`` replaces the file's symbols over its date range), the calendar is the
+exchange's, and a made-up suspended row never replaces a real bar
+(:mod:`backtest.market.import_merge` holds these rules).
+
 Examples
 --------
 Tushare ``daily`` (``ts_code``, ``trade_date`` as YYYYMMDD, ``vol`` in lots, ``amount`` in
@@ -29,28 +37,55 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
-from backtest.market.akshare_normalise import contract_expiry
-from backtest.market.derive import (
-    add_limit_prices,
-    add_pre_close,
-    fill_suspended_sessions,
-    instruments_from_symbols,
-    normalise_symbol_expr,
+from backtest.market.calendar import all_sessions
+from backtest.market.derive import instruments_from_symbols
+from backtest.market.import_merge import (
+    ENTITY_COLUMN,
+    ImportMode,
+    caps_onto_bars,
+    count_replaced,
+    extend_calendar,
+    futures_frame,
+    merge_bars,
+    refuse_conflicts,
+    remove_replaced,
+    weights_frame,
 )
-from backtest.market.schema import TABLES, board_of
-from backtest.market.store import Store
+from backtest.market.import_read import (
+    FILE_ROW,
+    FileRows,
+    ImportFileError,
+    apply_mapping,
+    check_duplicate_keys,
+    check_sessions,
+    check_values,
+    parse_dates,
+    parse_flags,
+    parse_numbers,
+    parse_symbols,
+    read_rows,
+    to_int64,
+)
+from backtest.market.schema import BARS, TABLES, board_of
+from backtest.market.store import Store, WriteMode
 
 __all__ = [
     "PRESETS",
     "AmountUnit",
     "CapUnit",
+    "ImportFileError",
+    "ImportMode",
     "ImportReport",
     "ImportSpec",
     "ImportTable",
+    "PreparedImport",
     "PriceAdjustment",
     "VolumeUnit",
     "import_file",
     "import_frame",
+    "prepare_file",
+    "prepare_frame",
+    "write_prepared",
 ]
 
 VolumeUnit = Literal["shares", "lots"]
@@ -105,6 +140,17 @@ class ImportSpec:
         Whether the file's prices are ``raw`` or ``forward``/``backward`` adjusted. Adjusted
         prices are stored as given with ``adj_factor = 1``; the report warns that limit prices
         derived from them are then approximate.
+    mode
+        ``append`` (default) refuses a file whose rows are already stored, naming the first;
+        ``upsert`` replaces stored rows with the file's rows of the same key; ``replace``
+        removes the stored rows of the file's symbols (index codes, contracts) between the
+        file's first and last date, then writes the file. No mode touches other rows. A caps
+        import always puts caps into stored bars.
+    fill_suspended
+        Add a suspended row (flat at the last close, volume 0) for each session without a bar
+        inside a symbol's span, where the store holds no bar either (bars only).
+    encoding
+        The text encoding of a CSV; None tries UTF-8, then GB18030 (GBK).
     """
 
     table: ImportTable = "bars"
@@ -114,8 +160,13 @@ class ImportSpec:
     cap_unit: CapUnit = "cny"
     date_format: str | None = None
     prices: PriceAdjustment = "raw"
+    mode: ImportMode = "append"
+    fill_suspended: bool = True
+    encoding: str | None = None
 
     def __post_init__(self) -> None:
+        if self.mode not in ("append", "upsert", "replace"):
+            raise ValueError(f"mode must be 'append', 'upsert' or 'replace', not {self.mode!r}")
         if self.table not in _REQUIRED:
             raise ValueError(f"table must be one of {sorted(_REQUIRED)}, not {self.table!r}")
         if self.volume_unit not in ("shares", "lots"):
@@ -140,6 +191,19 @@ class ImportSpec:
     @property
     def mapping(self) -> dict[str, str]:
         return dict(self.column_map)
+
+    def params(self) -> dict[str, object]:
+        """The spec as provenance parameters."""
+        return {
+            "table": self.table,
+            "column_map": self.mapping,
+            "volume_unit": self.volume_unit,
+            "amount_unit": self.amount_unit,
+            "cap_unit": self.cap_unit,
+            "prices": self.prices,
+            "mode": self.mode,
+            "fill_suspended": self.fill_suspended,
+        }
 
 
 def _table_columns(table: str) -> set[str]:
@@ -189,22 +253,30 @@ PRESETS: Mapping[str, ImportSpec] = {
 
 @dataclass(slots=True)
 class ImportReport:
-    """What an import wrote, derived, dropped, and what is missing with its consequence."""
+    """What an import wrote, derived, dropped, and what is missing with its consequence.
+
+    ``suspended_filled`` maps each symbol that got made-up suspended rows to their count;
+    ``encoding`` is the text encoding a CSV was read in (None for Parquet or a frame).
+    """
 
     source: str
     table: str
+    mode: str = "append"
+    encoding: str | None = None
     rows: dict[str, int] = field(default_factory=dict)
     derived: list[str] = field(default_factory=list)
     missing: list[tuple[str, str]] = field(default_factory=list)
     dropped_columns: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    suspended_filled: dict[str, int] = field(default_factory=dict)
 
     def cannot_run(self) -> list[str]:
         """The consequences of what is missing, one line each."""
         return [consequence for _, consequence in self.missing]
 
     def __str__(self) -> str:
-        lines = [f"imported {self.source} into {self.table}"]
+        read = f"; read as {self.encoding}" if self.encoding else ""
+        lines = [f"imported {self.source} into {self.table} (mode {self.mode}{read})"]
         lines += [f"  {table:<14} {rows:>10,} rows written" for table, rows in self.rows.items()]
         lines += [f"derived: {item}" for item in self.derived]
         lines += [f"missing: {what} -> {why}" for what, why in self.missing]
@@ -217,167 +289,207 @@ class ImportReport:
         return "\n".join(lines)
 
 
-def _read(path: Path, spec: ImportSpec) -> pl.DataFrame:
-    if not path.exists():
-        raise FileNotFoundError(f"no file {path} to import")
-    suffix = path.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        return pl.read_parquet(path)
-    if suffix in (".csv", ".txt", ".tsv"):
-        # code and date columns are read as text so "000001" keeps its zeros
-        text_columns = {
-            src
-            for src, dst in spec.column_map
-            if dst in ("symbol", "date", "index_code", "contract")
-        }
-        text_columns |= {"symbol", "date", "index_code", "contract"}
-        header = pl.read_csv(path, n_rows=0, separator="\t" if suffix == ".tsv" else ",")
-        overrides = {c: pl.String for c in header.columns if c in text_columns}
-        return pl.read_csv(
-            path,
-            separator="\t" if suffix == ".tsv" else ",",
-            schema_overrides=overrides,
-            infer_schema_length=10_000,
-        )
-    raise ValueError(f"cannot import {path.name}: use a .csv, .tsv or .parquet file")
+@dataclass(frozen=True, slots=True)
+class PreparedImport:
+    """A file read, mapped, converted to store units and checked, ready to write.
+
+    Preparing touches no store, so a malformed file is refused before a store is opened.
+    """
+
+    rows: FileRows
+    spec: ImportSpec
+    source: str
+    report: ImportReport
 
 
-def _parse_dates(frame: pl.DataFrame, column: str, date_format: str | None) -> pl.DataFrame:
-    dtype = frame.schema[column]
-    if dtype == pl.Date:
-        return frame
-    if isinstance(dtype, pl.Datetime):
-        return frame.with_columns(pl.col(column).dt.date())
-    text = pl.col(column).cast(pl.String).str.strip_chars()
-    formats = [date_format] if date_format else ["%Y-%m-%d", "%Y%m%d", "%Y/%m/%d"]
-    parsed = pl.coalesce([text.str.strptime(pl.Date, f, strict=False) for f in formats])
-    result = frame.with_columns(parsed.alias(column))
-    bad = result.with_row_index("_row").filter(pl.col(column).is_null()).head(1)
-    if bad.height:
-        row = int(bad["_row"][0])
-        raise ValueError(
-            f"column {column!r}, row {row}: {frame[column][row]!r} is not a date in "
-            f"{' or '.join(formats)}; pass the file's format with --date-format"
-        )
-    return result
+#: Store columns parsed as numbers, and the integer ones among them.
+_NUMERIC = (
+    "open",
+    "high",
+    "low",
+    "close",
+    "pre_close",
+    "settle",
+    "volume",
+    "open_interest",
+    "amount",
+    "adj_factor",
+    "limit_up",
+    "limit_down",
+    "float_cap",
+    "total_cap",
+    "weight",
+)
+_INTEGER = ("volume", "open_interest")
+_FLAGS = ("suspended", "is_st")
 
 
-def _apply_mapping(frame: pl.DataFrame, spec: ImportSpec, report: ImportReport) -> pl.DataFrame:
-    mapping = {src: dst for src, dst in spec.mapping.items() if src in frame.columns}
-    absent = sorted(set(spec.mapping) - set(frame.columns))
-    if absent and not mapping:
-        raise ValueError(f"mapped columns {absent} are not in the file; it has {frame.columns}")
-    frame = frame.rename(mapping)
-    table_columns = _table_columns(spec.table)
-    report.dropped_columns = [c for c in frame.columns if c not in table_columns]
-    frame = frame.drop(report.dropped_columns)
-    missing = [c for c in _REQUIRED[spec.table] if c not in frame.columns]
-    if missing:
-        raise ValueError(
-            f"the file has no column for {missing} of table {spec.table!r} (after mapping; "
-            f"it has {frame.columns}). Map them, e.g. --map your_column={missing[0]}"
-        )
-    return frame
+def prepare_frame(
+    frame: pl.DataFrame, spec: ImportSpec = ImportSpec(), *, source: str
+) -> PreparedImport:
+    """Map, convert and check a frame as :func:`prepare_file` does a file (rows count from 1)."""
+    rows = FileRows(source, frame.with_row_index(FILE_ROW, offset=1))
+    return _prepare(rows, spec, source)
+
+
+def prepare_file(
+    path: str | Path, spec: ImportSpec = ImportSpec(), *, source: str | None = None
+) -> PreparedImport:
+    """Read, map, convert to store units and check a file, without touching any store.
+
+    Raises
+    ------
+    ImportFileError
+        The file is malformed; the message names the file, row and column and what to do.
+    FileNotFoundError
+        There is no such file.
+    """
+    path = Path(path)
+    rows = read_rows(path, encoding=spec.encoding)
+    return _prepare(rows, spec, source or f"import:{path.name}")
+
+
+def _prepare(rows: FileRows, spec: ImportSpec, source: str) -> PreparedImport:
+    report = ImportReport(source=source, table=spec.table, mode=spec.mode, encoding=rows.encoding)
+    rows, report.dropped_columns = apply_mapping(
+        rows, spec.mapping, _table_columns(spec.table), _REQUIRED[spec.table], spec.table
+    )
+    rows = parse_dates(rows, "date", spec.date_format)
+    if "symbol" in rows.frame.columns:
+        rows = parse_symbols(rows)
+    for code in ("index_code", "contract"):
+        if code in rows.frame.columns:
+            text = pl.col(code).cast(pl.String).str.strip_chars()
+            rows = rows.with_frame(rows.frame.with_columns(text.str.to_uppercase().alias(code)))
+    rows = parse_numbers(rows, [c for c in _NUMERIC if c in rows.frame.columns])
+    rows = parse_flags(rows, [c for c in _FLAGS if c in rows.frame.columns])
+    frame = rows.frame
+    if "volume" in frame.columns and spec.volume_unit == "lots" and spec.table == "bars":
+        frame = frame.with_columns(pl.col("volume") * 100.0)
+        report.derived.append("volume in shares = lots x 100")
+    if "amount" in frame.columns and spec.amount_unit == "thousand_cny":
+        frame = frame.with_columns(pl.col("amount") * 1000.0)
+        report.derived.append("amount in CNY = thousand CNY x 1000")
+    caps = [c for c in ("total_cap", "float_cap") if c in frame.columns]
+    if caps and spec.cap_unit != "cny":
+        frame = frame.with_columns(pl.col(caps) * _CAP_SCALE[spec.cap_unit])
+        report.derived.append(f"{' and '.join(caps)} in CNY from {spec.cap_unit}")
+    if spec.table == "index_weights":
+        frame = weights_frame(frame, report.derived)
+    rows = rows.with_frame(frame)
+    table = BARS if spec.table == "caps" else TABLES[spec.table]
+    check_values(rows, table)
+    for column in [c for c in _INTEGER if c in rows.frame.columns]:
+        rows = to_int64(rows, column)
+    check_duplicate_keys(rows, table.key)
+    check_sessions(rows, all_sessions(), ENTITY_COLUMN.get(spec.table, "symbol"))
+    return PreparedImport(rows, spec, source, report)
 
 
 def import_file(
     store: Store, path: str | Path, spec: ImportSpec = ImportSpec(), *, source: str | None = None
 ) -> ImportReport:
-    """Read a CSV/Parquet file and import it with :func:`import_frame`."""
-    path = Path(path)
-    frame = _read(path, spec)
-    return import_frame(store, frame, spec, source=source or f"import:{path.name}")
+    """Read and check a CSV/Parquet file (:func:`prepare_file`), then write it."""
+    return write_prepared(store, prepare_file(path, spec, source=source))
 
 
 def import_frame(
     store: Store, frame: pl.DataFrame, spec: ImportSpec, *, source: str
 ) -> ImportReport:
-    """Map, convert, derive and write ``frame`` into ``store`` in one transaction.
+    """Map, convert, check, derive and write ``frame`` into ``store`` in one transaction.
 
     Raises
     ------
+    ImportFileError
+        The frame is malformed (a column, a value, a date off the SSE calendar, a key twice,
+        a row already stored in ``append`` mode); the message names the row and column.
     ValueError
-        A required column is missing, a date does not parse, or the store refuses a row
-        (:class:`~backtest.market.store.StoreValidationError` names table, column and row).
-        Nothing is written then.
+        The store refuses a derived row (:class:`~backtest.market.store.StoreValidationError`
+        names table, column and row). Nothing is written then.
     """
-    report = ImportReport(source=source, table=spec.table)
-    frame = _apply_mapping(frame, spec, report)
-    frame = _parse_dates(frame, "date", spec.date_format)
-    if "symbol" in frame.columns:
-        frame = frame.with_columns(normalise_symbol_expr("symbol"))
-    if "volume" in frame.columns:
-        scale = 100.0 if spec.volume_unit == "lots" else 1.0
-        frame = frame.with_columns(
-            (pl.col("volume").cast(pl.Float64) * scale).round(0).cast(pl.Int64)
-        )
-        if scale != 1.0:
-            report.derived.append("volume in shares = lots x 100")
-    if "amount" in frame.columns and spec.amount_unit == "thousand_cny":
-        frame = frame.with_columns(pl.col("amount").cast(pl.Float64) * 1000.0)
-        report.derived.append("amount in CNY = thousand CNY x 1000")
-    params: dict[str, object] = {
-        "table": spec.table,
-        "column_map": spec.mapping,
-        "volume_unit": spec.volume_unit,
-        "amount_unit": spec.amount_unit,
-        "cap_unit": spec.cap_unit,
-        "prices": spec.prices,
-    }
-    caps = [c for c in ("total_cap", "float_cap") if c in frame.columns]
-    if caps and spec.cap_unit != "cny":
-        frame = frame.with_columns(pl.col(caps).cast(pl.Float64) * _CAP_SCALE[spec.cap_unit])
-        report.derived.append(f"{' and '.join(caps)} in CNY from {spec.cap_unit}")
+    return write_prepared(store, prepare_frame(frame, spec, source=source))
+
+
+def write_prepared(store: Store, prepared: PreparedImport) -> ImportReport:
+    """Derive what the file lacks against the store and write it all in one transaction.
+
+    Raises
+    ------
+    ImportFileError
+        A row is already stored (``append``), a date is missing from a store built on another
+        calendar, or the store refuses a derived row; the store is then unchanged.
+    """
+    try:
+        return _write(store, prepared)
+    except ImportFileError:
+        raise
+    except ValueError as exc:  # the store's refusal, said as this file's problem
+        raise prepared.rows.error(f"the store refused it: {exc}") from exc
+
+
+def _write(store: Store, prepared: PreparedImport) -> ImportReport:
+    rows, spec, source, report = prepared.rows, prepared.spec, prepared.source, prepared.report
+    params = spec.params()
     if spec.table == "caps":
         with store.transaction():
             report.rows["bars"] = store.write(
-                "bars", _caps_onto_bars(store, frame, report), source=source, params=params
+                "bars",
+                caps_onto_bars(store, rows.frame, report.derived, report.warnings),
+                source=source,
+                params=params,
             )
         return report
     with store.transaction():
-        calendar = _ensure_calendar(store, frame, source, params, report)
+        calendar, added = extend_calendar(store, rows, source, params, report.derived)
+        if added:
+            report.rows["calendar"] = added
+        if spec.mode == "append":
+            refuse_conflicts(store, spec.table, rows)
+        elif spec.mode == "upsert":
+            replaced = count_replaced(store, spec.table, rows)
+            report.derived.append(f"upsert: {replaced} stored rows replaced by the file's rows")
+        frame = rows.frame
         if spec.table == "bars":
-            frames = _bars_frames(store, frame, spec, calendar, report)
+            frames = _bars_frames(store, rows, spec, calendar, report)
         elif spec.table == "futures_bars":
-            frames = {"futures_bars": _futures_frame(frame, calendar, report)}
+            frames = {"futures_bars": futures_frame(frame.drop(FILE_ROW), calendar, report.derived)}
         elif spec.table == "index_weights":
-            frames = {"index_weights": _weights_frame(frame, report)}
+            frames = {"index_weights": frame.drop(FILE_ROW)}
         else:
-            frames = {"index_bars": frame.with_columns(pl.col("index_code").cast(pl.String))}
+            frames = {"index_bars": frame.drop(FILE_ROW)}
             if "amount" not in frame.columns:
                 report.missing.append(("amount", "index turnover unknown (informational only)"))
-        for table, rows in frames.items():
-            report.rows[table] = store.write(table, rows, source=source, params=params)
+        if spec.mode == "replace":
+            removed = remove_replaced(store, spec.table, rows)
+            entity = ENTITY_COLUMN[spec.table]
+            report.derived.append(
+                f"replace: {removed} stored rows of the file's {frame[entity].n_unique()} "
+                f"{entity} values between {frame['date'].min()!s} and "
+                f"{frame['date'].max()!s} "
+                "removed before writing (no other row touched)"
+            )
+        write_mode: WriteMode = "append" if spec.mode == "append" else "upsert"
+        for table, table_rows in frames.items():
+            report.rows[table] = store.write(
+                table, table_rows, source=source, params=params, mode=write_mode
+            )
     return report
 
 
-def _ensure_calendar(
-    store: Store, frame: pl.DataFrame, source: str, params: dict[str, object], report: ImportReport
-) -> np.ndarray:
-    calendar = store.calendar()
-    if len(calendar) == 0:
-        days = frame.select(pl.col("date").unique().sort())
-        report.rows["calendar"] = store.write("calendar", days, source=source, params=params)
-        report.derived.append(
-            f"calendar: the {days.height} distinct dates of the file (the store had none)"
-        )
-        calendar = store.calendar()
-    return calendar
-
-
 def _bars_frames(
-    store: Store, frame: pl.DataFrame, spec: ImportSpec, calendar: np.ndarray, report: ImportReport
+    store: Store, rows: FileRows, spec: ImportSpec, calendar: np.ndarray, report: ImportReport
 ) -> dict[str, pl.DataFrame]:
     frames: dict[str, pl.DataFrame] = {}
-    known = set(store.symbols().tolist())
-    frame = _drop_unknown_boards(frame, known, report)
+    frame = rows.frame
+    instruments = store.instruments()
+    known = set(instruments["symbol"].to_list())
+    _refuse_unknown_boards(rows, known)
     symbols = frame["symbol"].unique()
     new = symbols.filter(~symbols.is_in(list(known)))
-    instruments = store.instruments()
     if new.len():
-        rows = frame.filter(pl.col("symbol").is_in(new.implode()))
+        new_rows = frame.filter(pl.col("symbol").is_in(new.implode()))
         added = instruments_from_symbols(
-            rows["symbol"], rows["date"], dt.date.fromisoformat(str(calendar[0]))
+            new_rows["symbol"], new_rows["date"], dt.date.fromisoformat(str(calendar[0]))
         )
         frames["instruments"] = added
         instruments = pl.concat([instruments, added])
@@ -402,20 +514,22 @@ def _bars_frames(
             ("is_st", "ST status unknown: every stock gets its board's normal limit (10 % main)")
         )
     if "suspended" not in frame.columns:
-        before = frame.height
-        frame = fill_suspended_sessions(frame, calendar)
-        report.derived.append(
-            f"suspended: {frame.height - before} missing sessions inside a symbol's range added "
-            "as suspended rows (flat at the previous close, volume 0)"
-        )
+        frame = frame.with_columns(suspended=pl.col("volume") == 0)
     if "pre_close" not in frame.columns or frame["pre_close"].null_count():
-        report.derived.append("pre_close = previous close of the symbol (null on its first row)")
-    frame = add_pre_close(frame)
-    if "limit_up" not in frame.columns or "limit_down" not in frame.columns:
-        frame = add_limit_prices(
-            frame.drop("limit_up", "limit_down", strict=False), instruments, calendar
+        report.derived.append(
+            "pre_close = close of the symbol's real bar on the previous session (null if none)"
         )
-        report.derived.append("limit_up/limit_down from pre_close and the board rules")
+    if "pre_close" not in frame.columns:
+        frame = frame.with_columns(pre_close=pl.lit(None, dtype=pl.Float64))
+    bars, report.suspended_filled = merge_bars(
+        store,
+        frame,
+        mode=spec.mode,
+        fill_suspended=spec.fill_suspended,
+        calendar=calendar,
+        instruments=instruments,
+        notes=report.derived,
+    )
     if "amount" not in frame.columns:
         report.missing.append(
             ("amount", "VWAP execution unavailable; participation uses volume only")
@@ -430,81 +544,21 @@ def _bars_frames(
         )
     if "float_cap" not in frame.columns:
         report.missing.append(("float_cap", "no free-float index weights"))
-    frames["bars"] = frame
+    frames["bars"] = bars.drop(FILE_ROW)
     return frames
 
 
-def _caps_onto_bars(store: Store, frame: pl.DataFrame, report: ImportReport) -> pl.DataFrame:
-    """Stored bars of the file's symbols and dates with the file's caps put in."""
-    caps = [c for c in ("total_cap", "float_cap") if c in frame.columns]
-    if not caps:
-        raise ValueError(
-            "a caps import needs total_cap or float_cap; map them, e.g. --map total_mv=total_cap"
-        )
-    if store.is_empty("bars"):
-        raise ValueError("the store holds no bars: import the bars first, then their caps")
-    stored = store.read(
-        "bars",
-        start=frame["date"].min(),
-        end=frame["date"].max(),
-        where={"symbol": frame["symbol"].unique().to_list()},
-    )
-    incoming = frame.select("date", "symbol", *caps).unique(["date", "symbol"], keep="last")
-    matched = stored.join(incoming, on=["date", "symbol"], how="inner", suffix="_new")
-    unmatched = incoming.height - matched.height
-    if unmatched:
-        report.warnings.append(
-            f"{unmatched} cap rows have no stored bar (same date and symbol) and were ignored"
-        )
-    report.derived.append(f"caps put into {matched.height} stored bars")
-    return matched.with_columns(
-        [pl.col(f"{c}_new").fill_null(pl.col(c)).alias(c) for c in caps]
-    ).select(stored.columns)
-
-
-def _drop_unknown_boards(
-    frame: pl.DataFrame, known: set[str], report: ImportReport
-) -> pl.DataFrame:
-    """Drop symbols the store does not know and whose code matches no board, and say so."""
-    unknown = []
-    for symbol in frame["symbol"].unique().sort().to_list():
+def _refuse_unknown_boards(rows: FileRows, known: set[str]) -> None:
+    """Refuse a symbol the store does not know whose code matches no board, naming its row."""
+    for symbol in rows.frame["symbol"].unique().sort().to_list():
         if symbol in known:
             continue
         try:
             board_of(symbol)
         except ValueError:
-            unknown.append(symbol)
-    if not unknown:
-        return frame
-    dropped = frame.filter(pl.col("symbol").is_in(unknown))
-    report.warnings.append(
-        f"{len(unknown)} symbols match no A-share board prefix and were not imported "
-        f"({dropped.height} rows): {', '.join(unknown[:10])}; add them to instruments first "
-        "if they are real (e.g. a renamed code)"
-    )
-    return frame.filter(~pl.col("symbol").is_in(unknown))
-
-
-def _futures_frame(frame: pl.DataFrame, calendar: np.ndarray, report: ImportReport) -> pl.DataFrame:
-    frame = frame.with_columns(pl.col("contract").cast(pl.String).str.to_uppercase())
-    if "product" not in frame.columns:
-        frame = frame.with_columns(product=pl.col("contract").str.slice(0, 2))
-        report.derived.append("product from the contract code")
-    if "expiry" not in frame.columns:
-        contracts = frame["contract"].unique().sort().to_list()
-        expiries = pl.DataFrame(
-            {"contract": contracts, "expiry": [contract_expiry(c, calendar) for c in contracts]},
-            schema={"contract": pl.String, "expiry": pl.Date},
-        )
-        frame = frame.join(expiries, on="contract", how="left")
-        report.derived.append("expiry: third Friday of the contract month, next session if closed")
-    return frame
-
-
-def _weights_frame(frame: pl.DataFrame, report: ImportReport) -> pl.DataFrame:
-    frame = frame.with_columns(pl.col("index_code").cast(pl.String))
-    totals = frame.group_by("date", "index_code").agg(pl.col("weight").sum())
-    median = totals["weight"].median() if totals.height else None
-    if isinstance(median, float) and median > 1.5:
-        report.derived.append("weights were in percent: divided by 100")
-    return frame.with_columns(pl.col("weight") / pl.col("weight").sum().over("date", "index_code"))
+            bad = rows.frame.filter(pl.col("symbol") == symbol)
+            raise rows.error(
+                f"{rows.at(int(bad[FILE_ROW][0]))}: symbol {symbol} matches no A-share board "
+                f"prefix ({bad.height} rows); if it is real (e.g. a renamed code), write its "
+                "instruments row first, else remove its rows"
+            ) from None

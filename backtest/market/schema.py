@@ -55,7 +55,10 @@ class Column:
     """One column of a table: name, polars dtype, whether null is allowed, and checks.
 
     ``positive`` refuses values ``<= 0``; ``non_negative`` refuses values ``< 0``; both refuse
-    NaN. ``finite`` refuses NaN and infinities in a float column.
+    NaN. ``finite`` refuses NaN and infinities in a float column. ``maximum`` refuses values
+    above it: a plausibility bound, far above anything the market has printed, that catches a
+    unit or parsing mistake (a close of ``1e300``, volume in thousandths); ``bound_reason`` says
+    why the bound is where it is.
     """
 
     name: str
@@ -65,6 +68,8 @@ class Column:
     non_negative: bool = False
     finite: bool = False
     doc: str = ""
+    maximum: float | None = None
+    bound_reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +102,51 @@ class Table:
         raise KeyError(f"table {self.name!r} has no column {name!r}; columns are {self.names}")
 
 
-def _price(name: str, nullable: bool = False, doc: str = "") -> Column:
-    return Column(name, pl.Float64(), nullable=nullable, positive=True, doc=doc)
+#: Stock prices in (0, 1e6] CNY: the dearest A-share (Kweichow Moutai) has printed about
+#: 2,600 CNY and the oldest backward-adjusted series reach the tens of thousands.
+STOCK_PRICE_MAX = 1e6
+_STOCK_PRICE_WHY = "no A-share price, raw or adjusted, comes near 1e6 CNY"
+#: Index and futures levels in (0, 1e7] points: CSI indices start at 1,000, Wind's microcap
+#: index stood near 373,000 in 2024.
+INDEX_LEVEL_MAX = 1e7
+_INDEX_LEVEL_WHY = "no index in the market's history comes near 1e7 points"
+#: Volume in [0, 1e13] shares: the largest A-share (ICBC) has about 3.6e11 shares.
+STOCK_VOLUME_MAX = 1e13
+_STOCK_VOLUME_WHY = "one day's volume cannot be 30 times the largest stock's share count"
+#: Amount in [0, 1e14] CNY: the whole market's busiest days traded about 3.5e12 CNY.
+AMOUNT_MAX = 1e14
+_AMOUNT_WHY = "one day's turnover cannot be 30 times the whole market's record"
+#: Caps in (0, 1e14] CNY: the largest A-share is worth about 2.5e12 CNY, the market 1e14.
+CAP_MAX = 1e14
+_CAP_WHY = "no stock is worth more than the whole A-share market (about 1e14 CNY)"
+#: adj_factor in (0, 1e6]: cumulative backward factors of 1990s listings reach the thousands.
+ADJ_FACTOR_MAX = 1e6
+#: Futures volume and open interest in [0, 1e8] contracts: CFFEX's record day was about 3e6.
+CONTRACTS_MAX = 1e8
+_CONTRACTS_WHY = "CFFEX's busiest day traded about 3e6 contracts; 1e8 is a unit mistake"
+
+
+def _price(
+    name: str,
+    nullable: bool = False,
+    doc: str = "",
+    *,
+    maximum: float = STOCK_PRICE_MAX,
+    bound_reason: str = _STOCK_PRICE_WHY,
+) -> Column:
+    return Column(
+        name,
+        pl.Float64(),
+        nullable=nullable,
+        positive=True,
+        doc=doc,
+        maximum=maximum,
+        bound_reason=bound_reason,
+    )
+
+
+def _level(name: str, doc: str = "") -> Column:
+    return _price(name, doc=doc, maximum=INDEX_LEVEL_MAX, bound_reason=_INDEX_LEVEL_WHY)
 
 
 _OHLC_CHECKS: tuple[tuple[str, pl.Expr], ...] = (
@@ -145,14 +193,52 @@ BARS = Table(
         _price("low"),
         _price("close"),
         _price("pre_close", nullable=True, doc="previous close (raw, ex-rights adjusted)"),
-        Column("volume", pl.Int64(), non_negative=True, doc="shares"),
-        Column("amount", pl.Float64(), nullable=True, non_negative=True, doc="CNY"),
-        Column("adj_factor", pl.Float64(), positive=True, doc="adjusted = raw * adj_factor"),
+        Column(
+            "volume",
+            pl.Int64(),
+            non_negative=True,
+            doc="shares",
+            maximum=STOCK_VOLUME_MAX,
+            bound_reason=_STOCK_VOLUME_WHY,
+        ),
+        Column(
+            "amount",
+            pl.Float64(),
+            nullable=True,
+            non_negative=True,
+            doc="CNY",
+            maximum=AMOUNT_MAX,
+            bound_reason=_AMOUNT_WHY,
+        ),
+        Column(
+            "adj_factor",
+            pl.Float64(),
+            positive=True,
+            doc="adjusted = raw * adj_factor",
+            maximum=ADJ_FACTOR_MAX,
+            bound_reason="no split or dividend history multiplies a price by a million",
+        ),
         _price("limit_up", nullable=True, doc="null when the stock has no limit that day"),
         _price("limit_down", nullable=True, doc="null when the stock has no limit that day"),
         Column("suspended", pl.Boolean()),
-        Column("float_cap", pl.Float64(), nullable=True, positive=True, doc="CNY"),
-        Column("total_cap", pl.Float64(), nullable=True, positive=True, doc="CNY"),
+        Column(
+            "float_cap",
+            pl.Float64(),
+            nullable=True,
+            positive=True,
+            doc="CNY",
+            maximum=CAP_MAX,
+            bound_reason=_CAP_WHY,
+        ),
+        Column(
+            "total_cap",
+            pl.Float64(),
+            nullable=True,
+            positive=True,
+            doc="CNY",
+            maximum=CAP_MAX,
+            bound_reason=_CAP_WHY,
+        ),
         Column("is_st", pl.Boolean()),
     ),
     key=("date", "symbol"),
@@ -170,11 +256,19 @@ INDEX_BARS = Table(
     (
         Column("date", pl.Date()),
         Column("index_code", pl.String()),
-        _price("open"),
-        _price("high"),
-        _price("low"),
-        _price("close"),
-        Column("amount", pl.Float64(), nullable=True, non_negative=True, doc="CNY"),
+        _level("open"),
+        _level("high"),
+        _level("low"),
+        _level("close"),
+        Column(
+            "amount",
+            pl.Float64(),
+            nullable=True,
+            non_negative=True,
+            doc="CNY",
+            maximum=AMOUNT_MAX,
+            bound_reason=_AMOUNT_WHY,
+        ),
     ),
     key=("date", "index_code"),
     doc="Daily index levels.",
@@ -187,7 +281,14 @@ INDEX_WEIGHTS = Table(
         Column("date", pl.Date()),
         Column("index_code", pl.String()),
         Column("symbol", pl.String()),
-        Column("weight", pl.Float64(), positive=True, doc="fraction of the index, sums to 1"),
+        Column(
+            "weight",
+            pl.Float64(),
+            positive=True,
+            doc="fraction of the index, sums to 1",
+            maximum=1.0,
+            bound_reason="a member's weight is a fraction of its index",
+        ),
     ),
     key=("date", "index_code", "symbol"),
     doc="Point-in-time index membership and weights as of each session's close.",
@@ -200,13 +301,27 @@ FUTURES_BARS = Table(
         Column("date", pl.Date()),
         Column("contract", pl.String(), doc="e.g. IC2403"),
         Column("product", pl.String(), doc="IF, IH, IC or IM"),
-        _price("open"),
-        _price("high"),
-        _price("low"),
-        _price("close"),
-        _price("settle", doc="daily settlement price"),
-        Column("volume", pl.Int64(), non_negative=True, doc="contracts"),
-        Column("open_interest", pl.Int64(), non_negative=True, doc="contracts"),
+        _level("open"),
+        _level("high"),
+        _level("low"),
+        _level("close"),
+        _level("settle", doc="daily settlement price"),
+        Column(
+            "volume",
+            pl.Int64(),
+            non_negative=True,
+            doc="contracts",
+            maximum=CONTRACTS_MAX,
+            bound_reason=_CONTRACTS_WHY,
+        ),
+        Column(
+            "open_interest",
+            pl.Int64(),
+            non_negative=True,
+            doc="contracts",
+            maximum=CONTRACTS_MAX,
+            bound_reason=_CONTRACTS_WHY,
+        ),
         Column("expiry", pl.Date(), doc="last trading day (third Friday, rolled past holidays)"),
     ),
     key=("date", "contract"),

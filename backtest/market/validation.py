@@ -7,14 +7,14 @@ validates in well under a second.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import polars as pl
 
 from backtest.market.schema import Table
 
-__all__ = ["StoreValidationError", "validate_frame"]
+__all__ = ["RowProblem", "StoreValidationError", "first_row_problem", "validate_frame"]
 
 _ROW = "_row"
 
@@ -55,6 +55,64 @@ def _fail(spec: Table, frame: pl.DataFrame, mask: pl.Series, column: str, proble
     count = int(mask.sum())
     row = _describe_row(spec, frame, mask, column)
     raise StoreValidationError(spec.name, column, row, f"{problem} ({count} such rows)")
+
+
+class RowProblem(NamedTuple):
+    """The first value check a frame fails: the column, a mask of bad rows, and what is wrong."""
+
+    column: str
+    bad: pl.Series
+    problem: str
+
+
+def first_row_problem(spec: Table, frame: pl.DataFrame) -> RowProblem | None:
+    """Return the first per-row problem of ``frame`` against ``spec``, or None.
+
+    Checks, for the table's columns present in ``frame`` (already of the schema's dtypes): nulls
+    in required columns, NaN and infinities, ``positive``/``non_negative``, the plausibility
+    bound ``maximum``, then the table's row checks whose columns are all present. Importers
+    call it on a file's rows to name the file's row; :func:`validate_frame` on every write.
+
+    >>> from backtest.market.schema import INDEX_WEIGHTS
+    >>> frame = pl.DataFrame({"weight": [0.5, 1.5]})
+    >>> found = first_row_problem(INDEX_WEIGHTS, frame)
+    >>> found.column, found.bad.to_list()
+    ('weight', [False, True])
+    """
+    for col in spec.columns:
+        if col.name not in frame.columns:
+            continue
+        series = frame[col.name]
+        if not col.nullable and series.null_count():
+            return RowProblem(col.name, series.is_null(), "null in a required column")
+        if series.dtype.is_float():
+            bad = series.is_nan() | series.is_infinite()
+            if bad.any():
+                return RowProblem(col.name, bad.fill_null(False), "NaN or infinite value")
+        if col.positive:
+            bad = (series <= 0).fill_null(False)
+            if bad.any():
+                return RowProblem(col.name, bad, "value must be > 0")
+        if col.non_negative:
+            bad = (series < 0).fill_null(False)
+            if bad.any():
+                return RowProblem(col.name, bad, "value must be >= 0")
+        if col.maximum is not None and series.dtype.is_numeric():
+            bad = (series.cast(pl.Float64) > col.maximum).fill_null(False)
+            if bad.any():
+                return RowProblem(
+                    col.name,
+                    bad,
+                    f"value above the plausible maximum {col.maximum:g} ({col.bound_reason})",
+                )
+    for description, expr in spec.row_checks:
+        roots = expr.meta.root_names()
+        if not all(name in frame.columns for name in roots):
+            continue
+        bad = frame.select(expr.fill_null(False).alias("bad"))["bad"]
+        if bad.any():
+            return RowProblem(roots[0] if roots else spec.key[0], bad, description)
+    return None
 
 
 def validate_frame(
@@ -118,28 +176,9 @@ def validate_frame(
     if casts:
         frame = frame.with_columns(casts)
 
-    for col in spec.columns:
-        series = frame[col.name]
-        if not col.nullable and series.null_count():
-            _fail(spec, frame, series.is_null(), col.name, "null in a required column")
-        if series.dtype.is_float():
-            bad = series.is_nan() | series.is_infinite()
-            if bad.any():
-                _fail(spec, frame, bad.fill_null(False), col.name, "NaN or infinite value")
-        if col.positive:
-            bad = (series <= 0).fill_null(False)
-            if bad.any():
-                _fail(spec, frame, bad, col.name, "value must be > 0")
-        if col.non_negative:
-            bad = (series < 0).fill_null(False)
-            if bad.any():
-                _fail(spec, frame, bad, col.name, "value must be >= 0")
-
-    for description, expr in spec.row_checks:
-        bad = frame.select(expr.fill_null(False).alias("bad"))["bad"]
-        if bad.any():
-            column = expr.meta.root_names()[0] if expr.meta.root_names() else spec.key[0]
-            _fail(spec, frame, bad, column, description)
+    problem = first_row_problem(spec, frame)
+    if problem is not None:
+        _fail(spec, frame, problem.bad, problem.column, problem.problem)
 
     duplicated = frame.select(pl.struct(list(spec.key)).is_duplicated().alias("dup"))["dup"]
     if duplicated.any():
