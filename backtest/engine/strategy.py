@@ -32,6 +32,7 @@ from backtest.engine.ledger_nb import (
     MAX_TARGET_SHARES,
     TARGET_OK,
     TARGET_STATUS_NAMES,
+    TARGET_TOO_LARGE,
     targets_from_weights_nb,
 )
 from backtest.engine.market_data import MarketData, MarketFeatures
@@ -340,11 +341,14 @@ class Context:
         bad = np.flatnonzero(status != TARGET_OK)
         if bad.size:
             first = int(bad[0])
+            problem = TARGET_STATUS_NAMES[status[first]]
+            if status[first] == TARGET_TOO_LARGE:
+                problem += f" (more than {MAX_TARGET_SHARES:.0e} shares)"
             raise self._target_error(
                 first,
-                f"weight {values[first]!r} at mark {mark[first]!r} and equity {equity!r} CNY: "
-                f"{TARGET_STATUS_NAMES[status[first]]} (at most {MAX_TARGET_SHARES:.0e} "
-                f"shares); {bad.size} symbol(s) refused, no target queued",
+                f"weight {float(values[first])!r} at mark {float(mark[first])!r} CNY and equity "
+                f"{float(equity)!r} CNY: {problem}; weights are fractions of equity (0.05 = 5 %); "
+                f"{bad.size} symbol(s) refused, no target queued",
             )
         self._set_targets(target, is_set)
 
@@ -361,8 +365,8 @@ class Context:
             first = int(np.flatnonzero(too_large)[0])
             raise self._target_error(
                 first,
-                f"target of {values[first]!r} shares is absurd (at most {MAX_TARGET_SHARES:.0e}); "
-                "no target queued",
+                f"target of {float(values[first])!r} shares is absurd (at most "
+                f"{MAX_TARGET_SHARES:.0e}); no target queued",
             )
         if bool(np.any(values[is_set] != np.floor(values[is_set]))):
             bad = int(np.flatnonzero(is_set & (values != np.floor(values)))[0])
