@@ -245,7 +245,7 @@ def _closed_port() -> int:
 
 def test_probe_of_closed_hosts_refuses_within_seconds_naming_the_source() -> None:
     port = _closed_port()
-    hosts = {method: f"http://127.0.0.1:{port}" for method in LIVE_HOSTS}
+    hosts = {method: (f"http://127.0.0.1:{port}",) for method in LIVE_HOSTS}
     client = LiveAkshareClient(hosts=hosts, proxies={})
     began = time.perf_counter()
     with pytest.raises(SourceUnreachable, match=r"akshare is unreachable \(none of its 1 hosts"):
@@ -259,8 +259,10 @@ def test_probe_returns_the_silent_hosts_when_some_answer() -> None:
         server.listen()
         open_port = server.getsockname()[1]
         closed = _closed_port()
-        hosts = {"stock_zh_a_hist": f"http://127.0.0.1:{open_port}"}
-        hosts["get_futures_daily"] = f"http://127.0.0.1:{closed}"
+        hosts = {
+            "stock_zh_a_hist": (f"http://127.0.0.1:{open_port}",),
+            "get_futures_daily": (f"http://127.0.0.1:{closed}",),
+        }
         client = LiveAkshareClient(hosts=hosts, proxies={})
         silent = client.check_reachable(hosts, timeout_seconds=1.0)
     assert list(silent) == [f"127.0.0.1:{closed}"]
@@ -338,3 +340,16 @@ def test_live_fetch_of_two_stocks_for_a_week(tmp_path: Path) -> None:
     report = fetch_akshare(store, LiveAkshareClient(), config, progress=False)
     assert report.failures().height == 0, str(report)
     assert store.read("bars").height == 2 * 4  # 2024-02-09 was a holiday
+
+
+def test_cli_refuses_a_breaker_that_never_lets_a_request_fail(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from backtest.cli import main
+
+    store = tmp_path / "never.duckdb"
+    argv = ["data", "fetch", "--start", "2024-01-29", "--end", "2024-02-08", "--symbols", "600000"]
+    code = main([*argv, "--give-up-after", "0", "--replay", str(FIXTURES), "--store", str(store)])
+    assert code == 2
+    assert "give_up_after must be >= 1" in capsys.readouterr().err
+    assert not store.exists()

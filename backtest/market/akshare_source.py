@@ -68,19 +68,19 @@ __all__ = [
     "shipped_calendar",
 ]
 
-#: The server each live method calls, as ``scheme://host`` (the URLs in akshare 1.19.5's
+#: The servers each live method calls, as ``scheme://host`` (the URLs in akshare 1.19.5's
 #: source: ``stock/stock_info.py``, ``stock_feature/stock_hist_em.py``,
-#: ``stock_feature/stock_value_em.py``, ``index/index_zh_em.py``, ``index/index_cons.py``,
-#: ``futures/futures_daily_bar.py``).
-LIVE_HOSTS: dict[str, str] = {
-    "stock_info_sh_name_code": "https://query.sse.com.cn",
-    "stock_info_sz_name_code": "https://www.szse.cn",
-    "stock_info_bj_name_code": "https://www.bse.cn",
-    "stock_zh_a_hist": "https://push2his.eastmoney.com",
-    "stock_value_em": "https://datacenter-web.eastmoney.com",
-    "index_zh_a_hist": "https://push2his.eastmoney.com",
-    "index_stock_cons_weight_csindex": "https://oss-ch.csindex.com.cn",
-    "get_futures_daily": "http://www.cffex.com.cn",
+#: ``stock_feature/stock_value_em.py``, ``index/index_zh_em.py`` (a code lookup on
+#: ``80.push2`` first), ``index/index_cons.py``, ``futures/futures_daily_bar.py``).
+LIVE_HOSTS: dict[str, tuple[str, ...]] = {
+    "stock_info_sh_name_code": ("https://query.sse.com.cn",),
+    "stock_info_sz_name_code": ("https://www.szse.cn",),
+    "stock_info_bj_name_code": ("https://www.bse.cn",),
+    "stock_zh_a_hist": ("https://push2his.eastmoney.com",),
+    "stock_value_em": ("https://datacenter-web.eastmoney.com",),
+    "index_zh_a_hist": ("https://80.push2.eastmoney.com", "https://push2his.eastmoney.com"),
+    "index_stock_cons_weight_csindex": ("https://oss-ch.csindex.com.cn",),
+    "get_futures_daily": ("http://www.cffex.com.cn",),
 }
 
 
@@ -173,7 +173,7 @@ class LiveAkshareClient:
     timeout_seconds
         Passed to the akshare functions that accept a timeout (``stock_zh_a_hist``).
     hosts
-        The server of each method, for :meth:`check_reachable` (default ``LIVE_HOSTS``).
+        The servers of each method, for :meth:`check_reachable` (default ``LIVE_HOSTS``).
     proxies
         ``{scheme: proxy URL}`` the probe connects to instead (default: the environment's,
         ``urllib.request.getproxies()``, which is what ``requests`` uses too).
@@ -183,7 +183,7 @@ class LiveAkshareClient:
         self,
         *,
         timeout_seconds: float = 15.0,
-        hosts: Mapping[str, str] = LIVE_HOSTS,
+        hosts: Mapping[str, tuple[str, ...]] = LIVE_HOSTS,
         proxies: Mapping[str, str] | None = None,
     ):
         if timeout_seconds <= 0:
@@ -208,8 +208,9 @@ class LiveAkshareClient:
         """
         labels: dict[tuple[str, int], str] = {}
         for method in methods:
-            address, label = _address_of(self.hosts[method], self.proxies)
-            labels.setdefault(address, label)
+            for url in self.hosts[method]:
+                address, label = _address_of(url, self.proxies)
+                labels.setdefault(address, label)
         silent = probe_addresses(labels, timeout_seconds=timeout_seconds)
         failures = {labels[a]: error for a, error in silent.items()}
         if failures and len(failures) == len(labels):
