@@ -118,6 +118,8 @@ def test_a_weight_of_1e300_is_refused_not_wrapped_into_a_sale():
         ]
         assert target.tolist() == [0, 10_000, 0, 0, 0]
         assert is_set.all()
+        _, _, status = kernel(np.array([0.1, 0.0]), mark[:2], np.nan, held[:2], lot[:2], lot[:2])
+        assert status.tolist() == [TARGET_TOO_LARGE, TARGET_OK], "a NaN equity sells nothing"
 
 
 @invariant_settings(150)

@@ -76,7 +76,8 @@ def targets_from_weights_nb(
 
     Returns ``(target_shares int64, is_set bool, status int8)``. A symbol whose status is not
     ``TARGET_OK`` (an infinite or negative weight, a positive weight on an infinite mark, or
-    ``raw / lot * lot`` not finite or above ``MAX_TARGET_SHARES``) has target 0 and must not
+    ``raw / lot * lot`` not finite or above ``MAX_TARGET_SHARES``, which a NaN or infinite
+    equity makes it for every positive weight) has target 0 and must not
     be traded: the caller refuses the whole vector (a status code, not an exception, so the
     kernel never raises and never casts an overflowing float to int64).
     """
@@ -84,7 +85,7 @@ def targets_from_weights_nb(
     target = np.zeros(n, dtype=np.int64)
     is_set = np.zeros(n, dtype=np.bool_)
     status = np.zeros(n, dtype=np.int8)
-    budget = equity if equity > 0.0 else 0.0
+    budget = equity if equity > 0.0 or equity != equity else 0.0  # NaN: refused below
     for i in range(n):
         w = weights[i]
         if w != w:
@@ -134,7 +135,7 @@ def targets_from_weights_py(
     target = np.zeros(n, dtype=np.int64)
     is_set = np.zeros(n, dtype=bool)
     status = np.zeros(n, dtype=np.int8)
-    budget = equity if equity > 0.0 else 0.0
+    budget = equity if equity > 0.0 or equity != equity else 0.0  # NaN: refused below
     for i in range(n):
         w = float(weights[i])
         if w != w:
