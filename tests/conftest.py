@@ -1,11 +1,20 @@
-"""Shared fixtures. The default scenario is generated once per test session."""
+"""Shared fixtures and the hypothesis profiles. The default scenario is generated once per
+test session. ``HYPOTHESIS_PROFILE`` (``dev`` by default, ``ci`` in CI) picks the profile;
+``--hypothesis-profile`` on the pytest line overrides it.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import settings
+from hypothesis_profiles import register_profiles
+
+register_profiles()
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 

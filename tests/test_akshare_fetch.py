@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import socket
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,8 +14,8 @@ import polars as pl
 import pytest
 
 from backtest.market.akshare_fetch import FetchConfig, FetchReport, fetch_akshare
-from backtest.market.akshare_retry import RetryPolicy
-from backtest.market.akshare_source import LiveAkshareClient, RecordedAkshareClient
+from backtest.market.akshare_retry import RetryPolicy, SourceUnreachable
+from backtest.market.akshare_source import LIVE_HOSTS, LiveAkshareClient, RecordedAkshareClient
 from backtest.market.fetch_log import read_fetch_log
 from backtest.market.store import Store
 
@@ -175,6 +177,106 @@ def test_empty_answer_is_reported_as_empty(tmp_path: Path) -> None:
     assert failures == [{"symbol": "430047", "status": "empty"}]
 
 
+class Offline:
+    """A client whose every call fails as with no network (DNS or connect errors)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Callable[..., pd.DataFrame]:
+        def call(*args: Any) -> pd.DataFrame:
+            self.calls += 1
+            raise ConnectionError(f"{name}: Name or service not known")
+
+        return call
+
+
+def test_unreachable_source_stops_the_fetch_in_seconds_and_a_rerun_resumes(
+    tmp_path: Path, clean: Store
+) -> None:
+    path = tmp_path / "offline.duckdb"
+    store = Store(path)
+    offline = Offline()
+    began = time.perf_counter()
+    with pytest.raises(SourceUnreachable) as caught:
+        _fetch(store, offline)
+    assert time.perf_counter() - began < 2.0
+    message = str(caught.value)
+    assert message.startswith("akshare is unreachable (3 requests in a row failed")
+    assert "rerun the same command to resume" in message
+    # the stock list and two index requests, three attempts each; nothing after them
+    assert offline.calls == 3 * 3
+    assert caught.value.report is not None
+    assert store.is_empty("bars") and store.is_empty("instruments")
+    assert set(read_fetch_log(store)["status"].to_list()) == {"network"}
+    store.close()
+
+    reopened = Store(path)
+    report = _fetch(reopened, ScriptedClient({}))
+    assert report.failures().height == 0
+    for table in ("bars", "instruments", "index_bars", "futures_bars"):
+        assert reopened.read(table).equals(clean.read(table)), table
+
+
+def test_network_failures_apart_do_not_trip_the_breaker(tmp_path: Path) -> None:
+    down = [ConnectionError("reset")] * 3  # one request's three attempts
+    client = ScriptedClient(
+        {("stock_zh_a_hist:", s): list(down) for s in (SYMBOLS[0], SYMBOLS[1], SYMBOLS[3])}
+    )
+    report = _fetch(Store(tmp_path / "m.duckdb"), client)
+    assert sorted(report.failures()["symbol"].to_list()) == sorted(
+        [SYMBOLS[0], SYMBOLS[1], SYMBOLS[3]]
+    )
+
+
+def test_breaker_trips_after_the_configured_run_of_failures(tmp_path: Path) -> None:
+    down = [ConnectionError("reset")] * 3
+    client = ScriptedClient({("stock_zh_a_hist:", s): list(down) for s in SYMBOLS[:2]})
+    with pytest.raises(SourceUnreachable, match="2 requests in a row"):
+        _fetch(Store(tmp_path / "m.duckdb"), client, give_up_after=2)
+    assert _stock_calls(client) == [SYMBOLS[0]] * 3 + [SYMBOLS[1]] * 3
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_probe_of_closed_hosts_refuses_within_seconds_naming_the_source() -> None:
+    port = _closed_port()
+    hosts = {method: (f"http://127.0.0.1:{port}",) for method in LIVE_HOSTS}
+    client = LiveAkshareClient(hosts=hosts, proxies={})
+    began = time.perf_counter()
+    with pytest.raises(SourceUnreachable, match=r"akshare is unreachable \(none of its 1 hosts"):
+        client.check_reachable(LIVE_HOSTS, timeout_seconds=1.0)
+    assert time.perf_counter() - began < 2.0
+
+
+def test_probe_returns_the_silent_hosts_when_some_answer() -> None:
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        open_port = server.getsockname()[1]
+        closed = _closed_port()
+        hosts = {
+            "stock_zh_a_hist": (f"http://127.0.0.1:{open_port}",),
+            "get_futures_daily": (f"http://127.0.0.1:{closed}",),
+        }
+        client = LiveAkshareClient(hosts=hosts, proxies={})
+        silent = client.check_reachable(hosts, timeout_seconds=1.0)
+    assert list(silent) == [f"127.0.0.1:{closed}"]
+    assert "refused" in silent[f"127.0.0.1:{closed}"]
+
+
+def test_probe_goes_through_the_configured_proxy() -> None:
+    port = _closed_port()
+    client = LiveAkshareClient(proxies={"https": f"http://127.0.0.1:{port}"})
+    through = r"push2his\.eastmoney\.com \(via proxy 127\.0\.0\.1"
+    with pytest.raises(SourceUnreachable, match=through):
+        client.check_reachable(["stock_zh_a_hist"], timeout_seconds=1.0)
+
+
 @pytest.mark.parametrize("interruption", [KeyboardInterrupt(), HardCrash()])
 def test_interrupted_fetch_resumes_with_nothing_lost_or_duplicated(
     tmp_path: Path, clean: Store, interruption: BaseException
@@ -238,3 +340,16 @@ def test_live_fetch_of_two_stocks_for_a_week(tmp_path: Path) -> None:
     report = fetch_akshare(store, LiveAkshareClient(), config, progress=False)
     assert report.failures().height == 0, str(report)
     assert store.read("bars").height == 2 * 4  # 2024-02-09 was a holiday
+
+
+def test_cli_refuses_a_breaker_that_never_lets_a_request_fail(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from backtest.cli import main
+
+    store = tmp_path / "never.duckdb"
+    argv = ["data", "fetch", "--start", "2024-01-29", "--end", "2024-02-08", "--symbols", "600000"]
+    code = main([*argv, "--give-up-after", "0", "--replay", str(FIXTURES), "--store", str(store)])
+    assert code == 2
+    assert "give_up_after must be >= 1" in capsys.readouterr().err
+    assert not store.exists()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 from engine_fixtures import RandomParams, RandomTargets, dense, synthetic_market
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+from hypothesis_profiles import invariant_settings
 
 from backtest.engine import Engine, EngineConfig, MarketData, Result
 
@@ -34,7 +35,7 @@ def _start_positions(market: MarketData, result: Result) -> tuple[np.ndarray, np
     return start, end
 
 
-@settings(max_examples=30, deadline=None)
+@invariant_settings(30)
 @given(**CASES)
 def test_fills_never_exceed_order_cap_or_sellable(seed, days, n, cash, cap, execution):
     market, result, _ = _run(seed, days, n, cash, cap, execution)
@@ -49,7 +50,7 @@ def test_fills_never_exceed_order_cap_or_sellable(seed, days, n, cash, cap, exec
     assert np.all(-np.minimum(filled, 0) <= start)
 
 
-@settings(max_examples=30, deadline=None)
+@invariant_settings(30)
 @given(**CASES)
 def test_fills_respect_lots_locks_and_suspensions(seed, days, n, cash, cap, execution):
     market, result, config = _run(seed, days, n, cash, cap, execution)
@@ -67,7 +68,7 @@ def test_fills_respect_lots_locks_and_suspensions(seed, days, n, cash, cap, exec
     assert not np.any((filled != 0) & market["suspended"])
 
 
-@settings(max_examples=30, deadline=None)
+@invariant_settings(30)
 @given(**CASES)
 def test_equity_is_cash_plus_holdings_and_moves_only_by_pnl_and_costs(
     seed, days, n, cash, cap, execution

@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+from hypothesis_profiles import invariant_settings
 
 from backtest.engine.fills import FillBatch, FillStatus, fill_orders
 from backtest.engine.rules import BOARD_CODES, CHINA_A_2023_2024
@@ -281,7 +282,7 @@ def test_batch_becomes_a_frame_of_the_orders() -> None:
         batch.to_frame(["a", "b"])
 
 
-@settings(max_examples=80, deadline=None)
+@invariant_settings(80)
 @given(
     shares=st.lists(st.integers(1, 500), min_size=2, max_size=2, unique=True),
     sigmas=st.lists(st.floats(0.0, 0.2), min_size=2, max_size=2, unique=True),

@@ -6,8 +6,9 @@ import math
 from typing import Any
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+from hypothesis_profiles import invariant_settings
 
 from backtest.engine.fills import FillStatus
 from backtest.engine.fills_nb import fill_orders_nb, fill_orders_py
@@ -137,7 +138,7 @@ def run(kernel: Any, arrays: dict[str, np.ndarray], scalars: dict[str, float]) -
     return kernel(*(arrays[k] for k in ARRAY_ORDER), *(scalars[k] for k in SCALAR_ORDER))
 
 
-@settings(max_examples=300, deadline=None)
+@invariant_settings(300)
 @given(cross_section())
 def test_kernel_and_python_twin_agree_exactly(case: tuple) -> None:
     arrays, scalars = case
@@ -149,7 +150,7 @@ def test_kernel_and_python_twin_agree_exactly(case: tuple) -> None:
     assert compiled[7] == plain[7]
 
 
-@settings(max_examples=300, deadline=None)
+@invariant_settings(300)
 @given(cross_section())
 def test_fills_respect_order_cap_sellable_lots_locks_and_cash(case: tuple) -> None:
     arrays, scalars = case

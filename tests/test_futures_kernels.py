@@ -6,8 +6,9 @@ import doctest
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+from hypothesis_profiles import invariant_settings
 
 from backtest.engine import futures, futures_hedge, futures_nb, margin
 from backtest.engine.futures_nb import (
@@ -26,7 +27,7 @@ from backtest.engine.futures_nb import (
     settle_py,
 )
 
-PROFILE = settings(max_examples=60, deadline=None)
+PROFILE = invariant_settings(60)
 
 
 def _settle(**overrides: object) -> tuple[np.ndarray, ...]:

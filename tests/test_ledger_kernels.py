@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+from hypothesis_profiles import invariant_settings
 
 from backtest.engine.ledger_nb import (
+    MAX_TARGET_SHARES,
+    TARGET_MARK_NOT_FINITE,
+    TARGET_OK,
+    TARGET_TOO_LARGE,
+    TARGET_WEIGHT_NEGATIVE,
+    TARGET_WEIGHT_NOT_FINITE,
     apply_session_nb,
     apply_session_py,
     holdings_value_nb,
@@ -36,20 +43,90 @@ def cross_sections(draw):
     return weights, mark, equity, held, lot, min_lot
 
 
-@settings(max_examples=150, deadline=None)
+@invariant_settings(150)
 @given(cross_sections())
 def test_targets_from_weights_kernel_equals_twin(case):
     kernel = targets_from_weights_nb(*case)
     twin = targets_from_weights_py(*case)
-    np.testing.assert_array_equal(kernel[0], twin[0])
-    np.testing.assert_array_equal(kernel[1], twin[1])
+    for got, expected in zip(kernel, twin, strict=True):
+        np.testing.assert_array_equal(got, expected)
+        assert got.dtype == expected.dtype
+    assert np.all(kernel[2] == TARGET_OK)
 
 
-@settings(max_examples=150, deadline=None)
+_ADVERSARIAL_WEIGHTS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0.0, -0.0, 1e300, -1e300, 1e-300, 5e-324, 1e10, 1e6, 0.5, 1.0]),
+)
+_ADVERSARIAL_MARKS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0.0, 1e-300, 5e-324, 0.01, 1e300, 10.0]),
+)
+
+
+@st.composite
+def adversarial_cross_sections(draw):
+    n = draw(st.integers(1, 6))
+    weights = np.array(draw(st.lists(_ADVERSARIAL_WEIGHTS, min_size=n, max_size=n)))
+    mark = np.array(draw(st.lists(_ADVERSARIAL_MARKS, min_size=n, max_size=n)))
+    star = np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)))
+    lot = np.where(star, 1, 100).astype(np.int64)
+    min_lot = np.where(star, 200, 100).astype(np.int64)
+    held = np.array(
+        draw(st.lists(st.integers(0, MAX_TARGET_SHARES), min_size=n, max_size=n)), dtype=np.int64
+    )
+    equity = draw(
+        st.one_of(
+            st.floats(allow_nan=True, allow_infinity=True),
+            st.sampled_from([0.0, 1e6, 1e12, 1e300]),
+        )
+    )
+    return weights, mark, equity, held, lot, min_lot
+
+
+@invariant_settings(300)
+@given(adversarial_cross_sections())
+def test_targets_from_weights_kernel_equals_twin_on_absurd_weights_marks_and_equity(case):
+    weights, held = case[0], case[3]
+    kernel = targets_from_weights_nb(*case)
+    twin = targets_from_weights_py(*case)
+    for got, expected in zip(kernel, twin, strict=True):
+        np.testing.assert_array_equal(got, expected)
+        assert got.dtype == expected.dtype
+    target, is_set, status = kernel
+    ok = is_set & (status == TARGET_OK)
+    # a usable target is a sane long position; a refused one is flagged, never a wrapped int
+    assert np.all((target[ok] >= 0) & (target[ok] <= max(MAX_TARGET_SHARES, held.max())))
+    assert np.all(target[~ok] == 0)
+    assert np.all(status[~is_set] == TARGET_OK)
+    assert np.all(status[is_set & (np.isinf(weights) | (weights < 0))] != TARGET_OK)
+
+
+def test_a_weight_of_1e300_is_refused_not_wrapped_into_a_sale():
+    weights = np.array([1e300, 0.1, np.inf, -0.1, 0.1])
+    mark = np.array([10.0, 10.0, 10.0, 10.0, np.inf])
+    held = np.full(5, 1_000, dtype=np.int64)
+    lot = np.full(5, 100, dtype=np.int64)
+    for kernel in (targets_from_weights_nb, targets_from_weights_py):
+        target, is_set, status = kernel(weights, mark, 1e6, held, lot, lot)
+        assert status.tolist() == [
+            TARGET_TOO_LARGE,
+            TARGET_OK,
+            TARGET_WEIGHT_NOT_FINITE,
+            TARGET_WEIGHT_NEGATIVE,
+            TARGET_MARK_NOT_FINITE,
+        ]
+        assert target.tolist() == [0, 10_000, 0, 0, 0]
+        assert is_set.all()
+        _, _, status = kernel(np.array([0.1, 0.0]), mark[:2], np.nan, held[:2], lot[:2], lot[:2])
+        assert status.tolist() == [TARGET_TOO_LARGE, TARGET_OK], "a NaN equity sells nothing"
+
+
+@invariant_settings(150)
 @given(cross_sections())
 def test_weight_targets_never_exceed_the_weight_and_trade_whole_lots(case):
     weights, mark, equity, held, lot, min_lot = case
-    target, is_set = targets_from_weights_nb(*case)
+    target, is_set, _ = targets_from_weights_nb(*case)
     assert np.array_equal(is_set, ~np.isnan(weights))
     delta = target - held
     rounded_sell_out = target == 0
@@ -67,13 +144,13 @@ def test_weights_round_down_to_lots_and_sub_lot_deltas_keep_the_position():
     held = np.array([0, 9_950, 137, 0], dtype=np.int64)
     lot = np.array([100, 100, 100, 1], dtype=np.int64)
     min_lot = np.array([100, 100, 100, 200], dtype=np.int64)
-    target, _ = targets_from_weights_nb(weights, mark, 1e6, held, lot, min_lot)
+    target, _, _ = targets_from_weights_nb(weights, mark, 1e6, held, lot, min_lot)
     # 12340 -> 12300; 10000 vs 9950 held -> delta 50 rounds to 0; 0 sells the odd lot;
     # STAR: 1000 shares, lot 1
     assert target.tolist() == [12_300, 9_950, 0, 1_000]
 
 
-@settings(max_examples=100, deadline=None)
+@invariant_settings(100)
 @given(cross_sections())
 def test_holdings_value_kernel_equals_twin(case):
     _, mark, _, held, _, _ = case
@@ -99,7 +176,7 @@ def sessions(draw):
     return orders, reference, filled, price, costs, status, held, target, active, age
 
 
-@settings(max_examples=150, deadline=None)
+@invariant_settings(150)
 @given(sessions())
 def test_apply_session_kernel_equals_twin(case):
     orders, reference, filled, price, costs, status, held, target, active, age = case
@@ -120,7 +197,7 @@ def test_apply_session_kernel_equals_twin(case):
         np.testing.assert_array_equal(a, b)
 
 
-@settings(max_examples=100, deadline=None)
+@invariant_settings(100)
 @given(sessions())
 def test_settle_kernel_equals_twin(case):
     _, reference, _, _, _, _, held, target, active, age = case

@@ -11,7 +11,7 @@ from backtest.engine.market_data import MarketData, MarketFeatures
 from backtest.engine.orders import Backlog, SessionFills, TargetOrder
 from backtest.engine.portfolio import Ledger, PortfolioView
 from backtest.engine.result import Result
-from backtest.engine.strategy import Context, Strategy
+from backtest.engine.strategy import Context, Strategy, TargetError
 
 __all__ = [
     "AccountView",
@@ -34,6 +34,7 @@ __all__ = [
     "SessionFills",
     "Strategy",
     "StrategyError",
+    "TargetError",
     "TargetOrder",
     "canonical_json",
     "config_hash",

@@ -41,7 +41,7 @@ from backtest.engine.market_data import MarketData, MarketFeatures
 from backtest.engine.orders import Backlog, TargetOrder
 from backtest.engine.portfolio import Ledger
 from backtest.engine.result import Recorder, Result
-from backtest.engine.strategy import Context, Strategy
+from backtest.engine.strategy import Context, Strategy, TargetError
 
 _LINES = ("impact", "commission", "stamp_duty", "transfer_fee", "buy_notional", "sell_notional")
 
@@ -53,6 +53,9 @@ class StrategyError(RuntimeError):
     ----------
     book, session_date, hook
         Where it happened.
+    symbol
+        The symbol whose target was refused when the cause is a
+        :class:`~backtest.engine.strategy.TargetError`, else ``None``.
     partial_result
         The failing book's :class:`Result` up to the last completed session.
     partial_results
@@ -75,6 +78,7 @@ class StrategyError(RuntimeError):
         self.book = book
         self.session_date = session_date
         self.hook = hook
+        self.symbol = original.symbol if isinstance(original, TargetError) else None
         self.partial_results = partial_results
         self.partial_result = partial_results[book]
 

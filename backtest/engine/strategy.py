@@ -28,7 +28,13 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import numpy as np
 
-from backtest.engine.ledger_nb import targets_from_weights_nb
+from backtest.engine.ledger_nb import (
+    MAX_TARGET_SHARES,
+    TARGET_OK,
+    TARGET_STATUS_NAMES,
+    TARGET_TOO_LARGE,
+    targets_from_weights_nb,
+)
 from backtest.engine.market_data import MarketData, MarketFeatures
 from backtest.engine.orders import SessionFills, TargetOrder
 from backtest.engine.portfolio import PortfolioView
@@ -50,6 +56,25 @@ DERIVED_FIELDS: tuple[str, ...] = (
     "locked_up",
     "locked_down",
 )
+
+
+class TargetError(ValueError):
+    """A target the engine refuses to trade (absurd, non-finite or short); nothing was queued.
+
+    Raised by the ``Context.order_target_*`` methods; inside a hook the engine wraps it in a
+    :class:`~backtest.engine.engine.StrategyError`, which copies ``symbol`` from it.
+
+    Attributes
+    ----------
+    book, symbol, session_date
+        Where it happened.
+    """
+
+    def __init__(self, message: str, *, book: str, symbol: str, session_date: Any) -> None:
+        super().__init__(message)
+        self.book = book
+        self.symbol = symbol
+        self.session_date = session_date
 
 
 class Strategy(Generic[P]):
@@ -309,14 +334,22 @@ class Context:
         """
         values = self._as_vector(weights, "weights")
         mark = self._mark_row()
-        target, is_set = targets_from_weights_nb(
-            values,
-            mark,
-            self._ledger.equity(mark),
-            self._ledger.positions,
-            self._lot_size,
-            self._min_lot,
+        equity = self._ledger.equity(mark)
+        target, is_set, status = targets_from_weights_nb(
+            values, mark, equity, self._ledger.positions, self._lot_size, self._min_lot
         )
+        bad = np.flatnonzero(status != TARGET_OK)
+        if bad.size:
+            first = int(bad[0])
+            problem = TARGET_STATUS_NAMES[status[first]]
+            if status[first] == TARGET_TOO_LARGE:
+                problem += f" (more than {MAX_TARGET_SHARES:.0e} shares)"
+            raise self._target_error(
+                first,
+                f"weight {float(values[first])!r} at mark {float(mark[first])!r} CNY and equity "
+                f"{float(equity)!r} CNY: {problem}; weights are fractions of equity (0.05 = 5 %); "
+                f"{bad.size} symbol(s) refused, no target queued",
+            )
         self._set_targets(target, is_set)
 
     def order_target_shares(self, shares: np.ndarray | Mapping[str, float]) -> None:
@@ -327,6 +360,14 @@ class Context:
         """
         values = self._as_vector(shares, "shares")
         is_set = ~np.isnan(values)
+        too_large = is_set & (values > MAX_TARGET_SHARES)
+        if bool(np.any(too_large)):
+            first = int(np.flatnonzero(too_large)[0])
+            raise self._target_error(
+                first,
+                f"target of {float(values[first])!r} shares is absurd (at most "
+                f"{MAX_TARGET_SHARES:.0e}); no target queued",
+            )
         if bool(np.any(values[is_set] != np.floor(values[is_set]))):
             bad = int(np.flatnonzero(is_set & (values != np.floor(values)))[0])
             raise ValueError(
@@ -373,8 +414,18 @@ class Context:
         bad = np.isinf(out) | (out < 0)
         if bool(np.any(bad)):
             first = int(np.flatnonzero(bad)[0])
-            raise ValueError(
-                f"book {self.book!r}: {name} must be finite and >= 0 (long-only); symbol "
-                f"{self.symbols[first]} has {out[first]} on {self.today}"
+            raise self._target_error(
+                first,
+                f"{name} must be finite and >= 0 (long-only; NaN leaves the symbol as it is), "
+                f"got {out[first]}",
             )
         return out
+
+    def _target_error(self, index: int, problem: str) -> TargetError:
+        symbol = str(self.symbols[index])
+        return TargetError(
+            f"book {self.book!r}, session {self.today}, symbol {symbol}: {problem}",
+            book=self.book,
+            symbol=symbol,
+            session_date=self.today,
+        )

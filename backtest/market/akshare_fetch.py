@@ -16,7 +16,11 @@
 
 Every request is logged in ``fetch_log``; a rerun skips what an ``ok`` row covers, so an
 interrupted fetch (Ctrl-C, a crash) resumes where it stopped with nothing lost or duplicated.
-Failures are collected per symbol in the returned :class:`FetchReport` and printed.
+Failures are collected per symbol in the returned :class:`FetchReport` and printed. When
+``give_up_after`` requests in a row fail on the network, the run stops with
+:class:`~backtest.market.akshare_retry.SourceUnreachable` (whose ``report`` holds what was done):
+the source is down, and retrying every remaining stock would take hours. Nothing is half
+written (each request's frames and log row share one transaction), so a rerun resumes.
 
 Known limits of the data (also in each write's provenance ``params``)
 ---------------------------------------------------------------------
@@ -46,9 +50,11 @@ from backtest.market.akshare_normalise import (
     normalise_stock_list,
 )
 from backtest.market.akshare_retry import (
+    CircuitBreaker,
     RateLimiter,
     RetryExhausted,
     RetryPolicy,
+    SourceUnreachable,
     call_with_retry,
 )
 from backtest.market.akshare_source import AkshareClient, shipped_calendar
@@ -63,7 +69,7 @@ from backtest.market.fetch_log import (
 from backtest.market.schema import BARS, CSI300, CSI500, CSI1000, CSI2000
 from backtest.market.store import Store
 
-__all__ = ["SOURCE", "FetchConfig", "FetchReport", "Universe", "fetch_akshare"]
+__all__ = ["SOURCE", "FetchConfig", "FetchReport", "Universe", "fetch_akshare", "methods_needed"]
 
 SOURCE = "akshare"
 Universe = Literal["csi500", "csi1000", "csi2000", "microcap", "all"]
@@ -94,6 +100,8 @@ class FetchConfig:
         Least time between the starts of two requests (>= 0).
     retry
         Retry policy for network errors and timeouts.
+    give_up_after
+        Stop the run after this many requests in a row failed on the network (>= 1).
     """
 
     start: dt.date
@@ -104,6 +112,7 @@ class FetchConfig:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     include_indices: bool = True
     include_futures: bool = True
+    give_up_after: int = 3
 
     def __post_init__(self) -> None:
         if self.end < self.start:
@@ -114,6 +123,8 @@ class FetchConfig:
             )
         if self.rate_limit_seconds < 0:
             raise ValueError(f"rate_limit_seconds must be >= 0, got {self.rate_limit_seconds}")
+        if self.give_up_after < 1:
+            raise ValueError(f"give_up_after must be >= 1 request, got {self.give_up_after}")
 
     def params(self) -> dict[str, Any]:
         return {
@@ -123,6 +134,29 @@ class FetchConfig:
             "symbols": list(self.symbols) if self.symbols else None,
             "notes": DATA_NOTES,
         }
+
+
+def methods_needed(config: FetchConfig) -> tuple[str, ...]:
+    """The :class:`~backtest.market.akshare_source.AkshareClient` methods a fetch may call.
+
+    >>> methods_needed(FetchConfig(start=dt.date(2024, 2, 1), end=dt.date(2024, 2, 8),
+    ...     symbols=("600000",), include_futures=False))[-2:]
+    ('stock_value_em', 'index_zh_a_hist')
+    """
+    methods = [
+        "stock_info_sh_name_code",
+        "stock_info_sz_name_code",
+        "stock_info_bj_name_code",
+        "stock_zh_a_hist",
+        "stock_value_em",
+    ]
+    if not config.symbols and config.universe in UNIVERSE_INDEX:
+        methods.append("index_stock_cons_weight_csindex")
+    if config.include_indices:
+        methods.append("index_zh_a_hist")
+    if config.include_futures:
+        methods.append("get_futures_daily")
+    return tuple(methods)
 
 
 def _yyyymmdd(day: dt.date) -> str:
@@ -138,6 +172,7 @@ class _Fetcher:
     limiter: RateLimiter
     sleep: Callable[[float], None]
     sessions: np.ndarray  # the full shipped calendar (listing ages need sessions before start)
+    breaker: CircuitBreaker
 
     def call(self, what: str, function: Callable[[], Any]) -> tuple[Any, int]:
         return call_with_retry(
@@ -177,14 +212,17 @@ class _Fetcher:
         except MalformedResponse as error:
             status: FetchStatus = "empty" if "empty frame" in str(error) else "malformed"
             self._fail(dataset, symbol, start, end, status, error, attempts or 1)
+            self.breaker.answered()
             return False
         except RetryExhausted as error:
             self._fail(dataset, symbol, start, end, "network", error, error.attempts)
+            self.breaker.failed(f"{dataset} {symbol}", error.last)
             return False
         except Exception as error:  # reported per symbol; KeyboardInterrupt still propagates
             self._fail(dataset, symbol, start, end, "error", error, attempts or 1)
             return False
         self.report.add(dataset, symbol, "ok", rows, None, attempts)
+        self.breaker.answered()
         return True
 
     def _fail(
@@ -423,6 +461,12 @@ def fetch_akshare(
     -------
     FetchReport
         Outcomes per request, skipped requests and gaps; ``str(report)`` is the printed table.
+
+    Raises
+    ------
+    SourceUnreachable
+        ``config.give_up_after`` requests in a row failed on the network; ``error.report``
+        holds the outcomes so far. Rerun to resume.
     """
     ensure_fetch_log(store)
     report = FetchReport()
@@ -434,7 +478,19 @@ def fetch_akshare(
         limiter=RateLimiter(config.rate_limit_seconds, clock=clock, sleep=sleep),
         sleep=sleep,
         sessions=shipped_calendar(),
+        breaker=CircuitBreaker(threshold=config.give_up_after, source=SOURCE),
     )
+    try:
+        _run_steps(fetcher, store, config, report, progress)
+    except SourceUnreachable as error:
+        error.report = report
+        raise
+    return report
+
+
+def _run_steps(
+    fetcher: _Fetcher, store: Store, config: FetchConfig, report: FetchReport, progress: bool
+) -> None:
     fetcher.calendar()
     fetcher.instruments()
     if store.is_empty("instruments"):
@@ -444,6 +500,8 @@ def fetch_akshare(
             symbols = fetcher.universe()
         except (MalformedResponse, RetryExhausted) as error:
             report.add("constituents", config.universe, "error", 0, str(error), 1)
+            if isinstance(error, RetryExhausted):
+                fetcher.breaker.failed(f"constituents {config.universe}", error.last)
             symbols = []
         fetcher.stock_bars(symbols, progress)
     if config.include_indices:
@@ -452,4 +510,3 @@ def fetch_akshare(
         fetcher.futures_bars()
     if not store.is_empty("bars"):
         fetcher.index_weights()
-    return report

@@ -9,6 +9,9 @@ with ``u_k`` uniform on [0, 1) from a seeded generator (or ``u_k = 0.5``, no jit
 seed is None): the "exponential backoff with jitter" of AWS's architecture note (2015). Anything
 else (a malformed frame, a missing recording, a programming error) is not retried: retrying
 cannot fix it, so it is reported at once.
+
+A :class:`CircuitBreaker` stops a run when ``threshold`` requests in a row exhausted their
+retries: the source is unreachable, and retrying every remaining symbol would take hours.
 """
 
 from __future__ import annotations
@@ -20,7 +23,15 @@ from typing import TypeVar
 
 import numpy as np
 
-__all__ = ["RateLimiter", "RetryExhausted", "RetryPolicy", "call_with_retry", "is_retriable"]
+__all__ = [
+    "CircuitBreaker",
+    "RateLimiter",
+    "RetryExhausted",
+    "RetryPolicy",
+    "SourceUnreachable",
+    "call_with_retry",
+    "is_retriable",
+]
 
 T = TypeVar("T")
 
@@ -106,6 +117,66 @@ class RetryExhausted(OSError):
         super().__init__(
             f"{what} failed {attempts} times; last error: {type(last).__name__}: {last}"
         )
+
+
+class SourceUnreachable(OSError):
+    """The source cannot be reached; the run stopped before writing anything half-done.
+
+    ``str(error)`` is one sentence a person can act on; ``failures`` lists what failed
+    (requests, or hosts of a connectivity probe).
+    """
+
+    def __init__(self, source: str, failures: list[str], reason: str):
+        self.source = source
+        self.failures = failures
+        #: What the run did before it stopped (a ``FetchReport`` when raised by a fetch).
+        self.report: object | None = None
+        super().__init__(
+            f"{source} is unreachable ({reason}; last: {failures[-1]}); check the network, "
+            "then rerun the same command to resume"
+        )
+
+
+@dataclass(slots=True)
+class CircuitBreaker:
+    """Trip after ``threshold`` consecutive requests failed with network errors.
+
+    A request that succeeds (or fails for another reason: a malformed frame says the source
+    answered) closes the breaker again.
+
+    >>> breaker = CircuitBreaker(threshold=2)
+    >>> breaker.failed("600000 raw bars", OSError("down"))
+    >>> breaker.failed("600001 raw bars", OSError("down"))
+    Traceback (most recent call last):
+    ...
+    backtest.market.akshare_retry.SourceUnreachable: akshare is unreachable (2 requests in a row \
+failed with network errors; last: 600001 raw bars: OSError: down); check the network, then rerun \
+the same command to resume
+    """
+
+    threshold: int = 3
+    source: str = "akshare"
+    _failures: list[str] = field(default_factory=list, init=False)
+
+    def __post_init__(self) -> None:
+        if self.threshold < 1:
+            raise ValueError(f"threshold must be >= 1 failed request, got {self.threshold}")
+
+    def answered(self) -> None:
+        """Record a request the source answered (successfully or not)."""
+        self._failures.clear()
+
+    def failed(self, what: str, error: BaseException) -> None:
+        """Record a request that failed on the network; raise :class:`SourceUnreachable` if
+        it is the ``threshold``-th in a row."""
+        text = f"{what}: {type(error).__name__}: {error}"
+        self._failures.append(text if len(text) <= 200 else text[:199] + "…")
+        if len(self._failures) >= self.threshold:
+            raise SourceUnreachable(
+                self.source,
+                list(self._failures),
+                f"{len(self._failures)} requests in a row failed with network errors",
+            )
 
 
 def is_retriable(error: BaseException) -> bool:

@@ -11,6 +11,11 @@ column names, akshare's dtypes). The loader never imports akshare itself:
 
 Tests inject failing clients by wrapping a recorded one; nothing is monkeypatched.
 
+Before a live fetch, :meth:`LiveAkshareClient.check_reachable` opens a TCP connection to each
+host the run needs (``LIVE_HOSTS``, or the proxy that would carry the request) with a short
+timeout, all at once: with no network a fetch then fails in seconds instead of retrying every
+request with backoff.
+
 Which akshare functions, and why (akshare 1.19.5)
 -------------------------------------------------
 - stock list with listing dates: ``stock_info_sh_name_code`` ("主板A股", "科创板"),
@@ -36,22 +41,104 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import json
+import socket
+import threading
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterable, Mapping
 from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from backtest.market.akshare_retry import SourceUnreachable
+
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "LIVE_HOSTS",
     "AkshareClient",
     "LiveAkshareClient",
     "RecordedAkshareClient",
+    "probe_addresses",
     "recording_name",
     "shipped_calendar",
 ]
+
+#: The servers each live method calls, as ``scheme://host`` (the URLs in akshare 1.19.5's
+#: source: ``stock/stock_info.py``, ``stock_feature/stock_hist_em.py``,
+#: ``stock_feature/stock_value_em.py``, ``index/index_zh_em.py`` (a code lookup on
+#: ``80.push2`` first), ``index/index_cons.py``, ``futures/futures_daily_bar.py``).
+LIVE_HOSTS: dict[str, tuple[str, ...]] = {
+    "stock_info_sh_name_code": ("https://query.sse.com.cn",),
+    "stock_info_sz_name_code": ("https://www.szse.cn",),
+    "stock_info_bj_name_code": ("https://www.bse.cn",),
+    "stock_zh_a_hist": ("https://push2his.eastmoney.com",),
+    "stock_value_em": ("https://datacenter-web.eastmoney.com",),
+    "index_zh_a_hist": ("https://80.push2.eastmoney.com", "https://push2his.eastmoney.com"),
+    "index_stock_cons_weight_csindex": ("https://oss-ch.csindex.com.cn",),
+    "get_futures_daily": ("http://www.cffex.com.cn",),
+}
+
+
+def _connect(address: tuple[str, int], timeout_seconds: float) -> None:
+    socket.create_connection(address, timeout=timeout_seconds).close()
+
+
+def probe_addresses(
+    addresses: Iterable[tuple[str, int]],
+    *,
+    timeout_seconds: float = 3.0,
+    connect: Callable[[tuple[str, int], float], None] = _connect,
+) -> dict[tuple[str, int], str]:
+    """Try a TCP connection to every ``(host, port)`` at once; return the unreachable ones.
+
+    Each probe runs in a daemon thread (a name lookup ignores socket timeouts, so a stuck one
+    is abandoned rather than waited for); the whole probe takes at most about
+    ``timeout_seconds``. Returns ``{address: "ErrorType: message"}``, empty when all answered.
+
+    >>> import socket
+    >>> with socket.socket() as closed:
+    ...     closed.bind(("127.0.0.1", 0))
+    ...     port = closed.getsockname()[1]
+    >>> [host for host, _ in probe_addresses([("127.0.0.1", port)], timeout_seconds=1.0)]
+    ['127.0.0.1']
+    """
+    targets = list(dict.fromkeys(addresses))
+    outcome: dict[tuple[str, int], str | None] = {}
+
+    def attempt(address: tuple[str, int]) -> None:
+        try:
+            connect(address, timeout_seconds)
+            outcome[address] = None
+        except OSError as error:
+            outcome[address] = f"{type(error).__name__}: {error}"
+
+    threads = [threading.Thread(target=attempt, args=(a,), daemon=True) for a in targets]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + timeout_seconds + 0.5
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return {
+        address: outcome.get(address) or f"no answer within {timeout_seconds} s"
+        for address in targets
+        if outcome.get(address, "pending") is not None
+    }
+
+
+def _address_of(url: str, proxies: Mapping[str, str]) -> tuple[tuple[str, int], str]:
+    """The ``(host, port)`` a request to ``url`` connects to (its proxy's when one applies)."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    proxy = proxies.get(parts.scheme)
+    if proxy and not urllib.request.proxy_bypass(host):
+        via = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        return (via.hostname or "", via.port or 80), f"{parts.netloc} (via proxy {via.netloc})"
+    return (host, parts.port or (443 if parts.scheme == "https" else 80)), parts.netloc
 
 
 class AkshareClient(Protocol):
@@ -85,13 +172,54 @@ class LiveAkshareClient:
     ----------
     timeout_seconds
         Passed to the akshare functions that accept a timeout (``stock_zh_a_hist``).
+    hosts
+        The servers of each method, for :meth:`check_reachable` (default ``LIVE_HOSTS``).
+    proxies
+        ``{scheme: proxy URL}`` the probe connects to instead (default: the environment's,
+        ``urllib.request.getproxies()``, which is what ``requests`` uses too).
     """
 
-    def __init__(self, *, timeout_seconds: float = 15.0):
+    def __init__(
+        self,
+        *,
+        timeout_seconds: float = 15.0,
+        hosts: Mapping[str, tuple[str, ...]] = LIVE_HOSTS,
+        proxies: Mapping[str, str] | None = None,
+    ):
         if timeout_seconds <= 0:
             raise ValueError(f"timeout_seconds must be > 0, got {timeout_seconds}")
         self.timeout_seconds = timeout_seconds
+        self.hosts = dict(hosts)
+        self.proxies = dict(urllib.request.getproxies() if proxies is None else proxies)
         self._module: Any = None
+
+    def check_reachable(
+        self, methods: Iterable[str], *, timeout_seconds: float = 3.0
+    ) -> dict[str, str]:
+        """Probe the hosts ``methods`` call; raise if none answers, else return the silent ones.
+
+        Returns ``{host: error}`` of the hosts that did not answer (their requests will fail
+        and be retried on a rerun) when at least one did.
+
+        Raises
+        ------
+        SourceUnreachable
+            No host answered within ``timeout_seconds``: the network or the proxy is down.
+        """
+        labels: dict[tuple[str, int], str] = {}
+        for method in methods:
+            for url in self.hosts[method]:
+                address, label = _address_of(url, self.proxies)
+                labels.setdefault(address, label)
+        silent = probe_addresses(labels, timeout_seconds=timeout_seconds)
+        failures = {labels[a]: error for a, error in silent.items()}
+        if failures and len(failures) == len(labels):
+            raise SourceUnreachable(
+                "akshare",
+                [f"{label}: {error}" for label, error in failures.items()],
+                f"none of its {len(labels)} hosts answered within {timeout_seconds} s",
+            )
+        return failures
 
     @property
     def _ak(self) -> Any:

@@ -67,6 +67,18 @@ def register_fetch(subparsers: Any) -> argparse.ArgumentParser:
         help="attempts per request on network errors (default 4)",
     )
     parser.add_argument("--timeout", type=float, default=15.0, help="request timeout, seconds")
+    parser.add_argument(
+        "--give-up-after",
+        type=int,
+        default=3,
+        metavar="N",
+        help="stop when N requests in a row fail on the network (default 3; rerun to resume)",
+    )
+    parser.add_argument(
+        "--no-probe",
+        action="store_true",
+        help="skip the few-second check that akshare's hosts answer before fetching",
+    )
     parser.add_argument("--no-indices", action="store_true", help="skip index bars")
     parser.add_argument("--no-futures", action="store_true", help="skip CFFEX futures")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -82,8 +94,10 @@ def register_fetch(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
-    from backtest.market.akshare_fetch import FetchConfig, fetch_akshare
-    from backtest.market.akshare_retry import RetryPolicy
+    import sys
+
+    from backtest.market.akshare_fetch import FetchConfig, fetch_akshare, methods_needed
+    from backtest.market.akshare_retry import RetryPolicy, SourceUnreachable
     from backtest.market.akshare_source import (
         AkshareClient,
         LiveAkshareClient,
@@ -103,14 +117,28 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
         retry=RetryPolicy(max_attempts=args.max_attempts),
         include_indices=not args.no_indices,
         include_futures=not args.no_futures,
+        give_up_after=args.give_up_after,
     )
     client: AkshareClient
-    if args.replay is not None:
-        client = RecordedAkshareClient(args.replay)
-    else:
-        client = LiveAkshareClient(timeout_seconds=args.timeout)
-    with Store(args.store) as store:
-        report = fetch_akshare(store, client, config, progress=not args.quiet)
+    try:
+        if args.replay is not None:
+            client = RecordedAkshareClient(args.replay)
+        else:
+            live = LiveAkshareClient(timeout_seconds=args.timeout)
+            if not args.no_probe:  # before the store is opened: an offline run writes nothing
+                silent = live.check_reachable(
+                    methods_needed(config), timeout_seconds=min(args.timeout, 3.0)
+                )
+                for host, error in silent.items():
+                    print(f"warning: {host} did not answer ({error})", file=sys.stderr)
+            client = live
+        with Store(args.store) as store:
+            report = fetch_akshare(store, client, config, progress=not args.quiet)
+    except SourceUnreachable as error:
+        if error.report is not None:
+            print(error.report)
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     print(report)
     return 1 if report.failures().height else 0
 
