@@ -358,3 +358,89 @@ def test_busy_lock_is_an_os_error_the_cli_turns_into_a_sentence(tmp_path, capsys
         with pytest.raises(StoreBusyError):
             with writer_lock(store, "again"):
                 pass
+
+
+# ---------------------------------------------------------------------------- import
+@pytest.fixture(scope="module")
+def bars_files(small_store: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The small market's bars as two vendor-style CSVs: January 2023, and all of 2023-2024."""
+    import polars as pl
+
+    folder = tmp_path_factory.mktemp("files")
+    with Store(small_store, read_only=True) as store:
+        bars = store.read(
+            "bars",
+            columns=["date", "symbol", "open", "high", "low", "close", "volume", "amount"],
+        )
+    january = folder / "january.csv"
+    bars.filter(pl.col("date") < pl.date(2023, 2, 1)).write_csv(january)
+    everything = folder / "all.csv"
+    bars.write_csv(everything)
+    return january, everything
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kill_after", [1.0, 2.0, 3.0, 4.0])
+def test_import_killed_at_any_moment_leaves_old_or_complete_new(tmp_path, bars_files, kill_after):
+    january, everything = bars_files
+    store = tmp_path / "market.duckdb"
+    assert main(["data", "import", str(january), "--store", str(store)]) == 0
+    before = _snapshot(store)
+    process = subprocess.Popen(
+        _cli("data", "import", str(everything), "--store", str(store), "--mode", "upsert"),
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(kill_after)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    after = _snapshot(store)
+    if after["identity"] == before["identity"]:
+        assert after == before
+    else:
+        rows = after["rows"]
+        assert isinstance(rows, dict)
+        assert rows["bars"] >= 140_000 and rows["calendar"] == 484
+    # and the store still takes the import whole afterwards
+    assert main(["data", "import", str(everything), "--store", str(store), "--mode", "upsert"]) == 0
+    assert _snapshot(store)["rows"]["bars"] >= 140_000  # type: ignore[index]
+
+
+def test_an_import_while_another_writer_holds_the_store_is_refused(tmp_path, bars_files):
+    january, _ = bars_files
+    store = tmp_path / "market.duckdb"
+    with writer_lock(store, "backtest data build"):
+        result = subprocess.run(
+            _cli("data", "import", str(january), "--store", str(store)),
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 2
+    assert f"in use by PID {os.getpid()} (backtest data build)" in result.stderr
+    assert not store.exists()
+
+
+def test_ctrl_c_during_an_import_keeps_the_store(tmp_path, bars_files):
+    january, everything = bars_files
+    store = tmp_path / "market.duckdb"
+    assert main(["data", "import", str(january), "--store", str(store)]) == 0
+    before = _snapshot(store)
+    process = subprocess.Popen(
+        _cli("data", "import", str(everything), "--store", str(store), "--mode", "upsert"),
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(2.0)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    if process.returncode == 0:  # finished before the signal: the complete new content
+        assert _snapshot(store)["rows"]["bars"] >= 140_000  # type: ignore[index]
+        return
+    assert process.returncode == 130, err
+    assert err.startswith("interrupted: nothing was written") and "Traceback" not in err
+    assert _snapshot(store) == before
