@@ -14,21 +14,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 import polars as pl
 
-DEFAULT_STORE = Path("data/market.duckdb")
+from backtest.cli_options import DEFAULT_STORE, add_store_argument
 
-
-def add_store_argument(parser: argparse.ArgumentParser) -> None:
-    """Add the ``--store PATH`` option every store-reading command shares."""
-    parser.add_argument(
-        "--store",
-        type=Path,
-        default=DEFAULT_STORE,
-        help=f"DuckDB market store (default: {DEFAULT_STORE})",
-    )
+__all__ = ["DEFAULT_STORE", "add_store_argument", "build_parser", "main"]
 
 
 def _cmd_data_build(args: argparse.Namespace) -> int:
