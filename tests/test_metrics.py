@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from backtest.analytics import metrics
 from backtest.analytics.metrics import (
+    ROUND_OFF_TOLERANCE,
     SESSIONS_PER_YEAR,
     annualised_return,
     annualised_turnover,
@@ -184,6 +185,107 @@ def test_turnover_one_sided_halves_the_traded_notional() -> None:
 def test_hit_rate_counts_strict_wins() -> None:
     assert hit_rate([0.01, -0.01, 0.0, 0.02]) == 0.5
     assert hit_rate([0.01, 0.02, 0.03], [0.0, 0.02, 0.01]) == pytest.approx(2 / 3)
+
+
+def test_hit_rate_leaves_nan_days_out_of_hits_and_sessions() -> None:
+    nan = float("nan")
+    # 2 hits among the 3 known days; the NaN day is not a miss (which would give 2/4)
+    assert hit_rate([0.01, nan, -0.01, 0.02]) == 2 / 3
+    assert hit_rate([nan, 0.03, nan, -0.02]) == 0.5
+
+
+def test_hit_rate_against_a_benchmark_leaves_out_a_nan_on_either_side() -> None:
+    nan = float("nan")
+    portfolio = [0.02, nan, 0.01, 0.00, 0.03]
+    benchmark = [0.01, 0.00, nan, 0.01, 0.01]
+    # known days 0, 3, 4: hits on 0 and 4
+    assert hit_rate(portfolio, benchmark) == 2 / 3
+
+
+@pytest.mark.parametrize(
+    "returns", [[float("nan")], [float("nan"), float("nan"), float("nan")], []]
+)
+def test_hit_rate_is_nan_when_no_day_is_known(returns: list[float]) -> None:
+    assert math.isnan(hit_rate(returns))
+
+
+def test_excess_hit_rate_of_the_summary_leaves_nan_days_out() -> None:
+    summary = performance_summary([0.02, float("nan"), 0.0], [0.01, 0.0, 0.01])
+    assert summary["hit_rate"] == 0.5
+    assert summary["excess_hit_rate"] == 0.5
+
+
+def test_round_off_tolerance_is_documented_at_1e_12() -> None:
+    assert ROUND_OFF_TOLERANCE == 1e-12
+    assert "ROUND_OFF_TOLERANCE" in (information_ratio.__doc__ or "")
+    assert "ROUND_OFF_TOLERANCE" in (sharpe_ratio.__doc__ or "")
+
+
+def test_book_equal_to_its_benchmark_plus_a_constant_has_nan_information_ratio() -> None:
+    benchmark = np.random.default_rng(7).normal(0.0005, 0.015, 242)
+    portfolio = benchmark + 0.001
+    excess = portfolio - benchmark
+    # the excess is constant only up to round-off: the unguarded ratio is about 2.5e16
+    assert np.ptp(excess) > 0.0
+    assert abs(excess.mean() / excess.std(ddof=1) * math.sqrt(242)) > 1e15
+    assert math.isnan(information_ratio(portfolio, benchmark))
+    assert math.isnan(performance_summary(portfolio, benchmark)["information_ratio"])
+
+
+def test_constant_excess_with_1e_19_noise_has_nan_information_ratio_and_sharpe() -> None:
+    noisy = np.full(50, 0.001)
+    noisy[::2] = np.nextafter(0.001, 1.0)  # 2.2e-19 apart: constant up to round-off
+    assert np.ptp(noisy) > 0.0
+    assert math.isnan(information_ratio(noisy, np.zeros(50)))
+    assert math.isnan(sharpe_ratio(noisy))
+    assert math.isnan(sharpe_ratio(noisy, risk_free_rate=0.02))
+
+
+def test_deviation_just_above_the_tolerance_still_gives_a_ratio() -> None:
+    # excess 0.001 +- 1e-11: std 1.0e-11 (ddof=1 over 2 days gives sqrt(2) * 1e-11)
+    portfolio = [0.001 + 1e-11, 0.001 - 1e-11]
+    ratio = information_ratio(portfolio, [0.0, 0.0], sessions_per_year=1)
+    assert ratio == pytest.approx(0.001 / (math.sqrt(2) * 1e-11), rel=1e-4)
+
+
+def test_tolerance_scales_with_the_level_of_a_series_above_one() -> None:
+    # a series in percent: level 100, deviation 5e-11 is round-off at that scale
+    level = np.array([100.0 + 5e-11, 100.0 - 5e-11, 100.0 + 5e-11, 100.0 - 5e-11])
+    assert math.isnan(sharpe_ratio(level, sessions_per_year=1))
+    # the same deviation around a daily return of 1 % is above 1e-12 and counts as risk
+    daily = level - 99.99
+    assert sharpe_ratio(daily, sessions_per_year=1) == pytest.approx(
+        0.01 / np.std(daily, ddof=1), rel=1e-3
+    )
+
+
+def test_nan_inside_the_series_gives_nan_ratios() -> None:
+    nan = float("nan")
+    assert math.isnan(sharpe_ratio([0.01, nan, 0.02]))
+    assert math.isnan(information_ratio([0.01, nan, 0.02], [0.0, 0.0, 0.0]))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_guard_leaves_ordinary_ratios_bit_for_bit_unchanged(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    portfolio = rng.normal(0.0004, 0.02, 242)
+    benchmark = rng.normal(0.0002, 0.015, 242)
+    excess = portfolio - benchmark
+    daily_risk_free = 1.02 ** (1 / 242) - 1
+    minus_risk_free = portfolio - daily_risk_free
+    # the same operations as the unguarded formula, so equality is exact
+    expected_ir = float(float(np.mean(excess)) / float(np.std(excess, ddof=1)) * np.sqrt(242))
+    expected_sharpe = float(
+        float(np.mean(minus_risk_free)) / float(np.std(minus_risk_free, ddof=1)) * np.sqrt(242)
+    )
+    assert information_ratio(portfolio, benchmark) == expected_ir
+    assert sharpe_ratio(portfolio, risk_free_rate=0.02) == expected_sharpe
+
+
+def test_hand_computed_ratios_of_the_docstrings_are_unchanged() -> None:
+    assert round(sharpe_ratio([0.01, -0.01, 0.02, 0.0]), 6) == 6.024948
+    ir = information_ratio([0.02, 0.00], [0.01, 0.00], sessions_per_year=1)
+    assert round(ir, 6) == 0.707107
 
 
 @pytest.mark.parametrize(

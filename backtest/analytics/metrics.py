@@ -5,6 +5,11 @@ sessions per year explicitly (:data:`SESSIONS_PER_YEAR` = 242 for A-shares, the 
 for the SSE/SZSE calendar; 2023 had 242 sessions and 2024 had 242). A function that needs ``m``
 observations returns NaN on fewer, as empyrical does; a NaN inside the input propagates to the
 result (fill or drop it first: a missing day is a decision for the caller, not for a metric).
+The one exception is :func:`hit_rate`, a count of outcomes: a day with a NaN return (or NaN
+benchmark) has no outcome, so it is left out of both the hits and the sessions counted.
+
+A ratio over a standard deviation (Sharpe, information ratio) is NaN when that deviation is
+round-off rather than risk, see :data:`ROUND_OFF_TOLERANCE`.
 
 Sources: the definitions follow empyrical (Quantopian, ``empyrical/stats.py``), Bacon (2008)
 *Practical Portfolio Performance Measurement and Attribution*, 2nd ed., ch. 4 (tracking error,
@@ -21,6 +26,19 @@ from numpy.typing import ArrayLike, NDArray
 
 #: Trading sessions per year on the Shanghai and Shenzhen exchanges (the annualisation default).
 SESSIONS_PER_YEAR = 242
+
+#: Relative size below which a daily standard deviation is round-off, not risk.
+#:
+#: A simple return is computed as ``W_t / W_{t-1} - 1``: a number near 1 minus 1, so it carries
+#: an absolute round-off of about machine epsilon (2.2e-16) whatever its size, and a series that
+#: is constant in exact arithmetic (a book equal to its benchmark plus a constant) shows a
+#: standard deviation of 1e-19 to 1e-16 instead of 0; dividing by it gives ratios near 1e15.
+#: A deviation ``s <= ROUND_OFF_TOLERANCE * max(1, |mean|)`` is taken as zero: 1e-12 is about
+#: 4,500 epsilons (room for the round-off accumulated by a mean and a standard deviation over
+#: any realistic series) and about 1.6e-11 a year annualised, far below any real volatility or
+#: tracking error (a tracker's is of order 1e-3). ``max(1, |mean|)`` is the scale the returns
+#: were computed at: the gross return 1, or the level of the series when that is larger.
+ROUND_OFF_TOLERANCE = 1e-12
 
 ExcessMethod = Literal["arithmetic", "geometric"]
 TurnoverSides = Literal["one_sided", "two_sided"]
@@ -49,6 +67,21 @@ def _as_pair(
 def _check_sessions(sessions_per_year: float) -> None:
     if not sessions_per_year > 0:
         raise ValueError(f"sessions_per_year must be > 0; got {sessions_per_year}")
+
+
+def _annualised_mean_over_deviation(series: NDArray[np.float64], sessions_per_year: float) -> float:
+    """Return ``mean(x) / std(x, ddof=1) * sqrt(P)``; NaN when the deviation is round-off.
+
+    The deviation is round-off when ``std <= ROUND_OFF_TOLERANCE * max(1, |mean|)`` (see
+    :data:`ROUND_OFF_TOLERANCE`), and NaN when the series holds a NaN.
+    """
+    mean = float(np.mean(series))
+    deviation = float(np.std(series, ddof=1))
+    if not (np.isfinite(mean) and np.isfinite(deviation)):
+        return float("nan")
+    if deviation <= ROUND_OFF_TOLERANCE * max(1.0, abs(mean)):
+        return float("nan")
+    return float(mean / deviation * np.sqrt(sessions_per_year))
 
 
 def cumulative_return(returns: ArrayLike) -> float:
@@ -131,7 +164,9 @@ def sharpe_ratio(
     ``SR = mean(r_t - r_f) / std(r_t - r_f, ddof=1) * sqrt(P)`` where the daily risk-free
     return is ``r_f = (1 + risk_free_rate)^(1/P) - 1`` and ``risk_free_rate`` is an annual,
     compounded rate (e.g. 0.02 for 2 %). Sharpe (1994); empyrical ``sharpe_ratio``. NaN on
-    fewer than 2 sessions or a constant excess series (zero standard deviation).
+    fewer than 2 sessions, on a NaN inside the series, or when the standard deviation is
+    round-off: ``std <= ROUND_OFF_TOLERANCE * max(1, |mean|)`` with
+    :data:`ROUND_OFF_TOLERANCE` = 1e-12 (a constant series, exactly or up to round-off).
 
     Examples
     --------
@@ -145,12 +180,7 @@ def sharpe_ratio(
     if array.size < 2:
         return float("nan")
     daily_risk_free = (1.0 + risk_free_rate) ** (1.0 / sessions_per_year) - 1.0
-    excess = array - daily_risk_free
-    deviation = float(np.std(excess, ddof=1))
-    # a constant series has a round-off std (~1e-19), not 0: test constancy exactly
-    if np.ptp(excess) == 0.0 or not np.isfinite(deviation):
-        return float("nan")
-    return float(np.mean(excess) / deviation * np.sqrt(sessions_per_year))
+    return _annualised_mean_over_deviation(array - daily_risk_free, sessions_per_year)
 
 
 def drawdowns(returns: ArrayLike) -> NDArray[np.float64]:
@@ -372,22 +402,23 @@ def information_ratio(
 
     ``IR = mean(r_p - r_b) * P / TE`` with ``TE`` from :func:`tracking_error`, i.e.
     ``mean(e) / std(e, ddof=1) * sqrt(P)`` (Grinold and Kahn 2000, ch. 5; Bacon 2008,
-    sec. 4.3, arithmetic form). NaN on fewer than 2 sessions or zero tracking error.
+    sec. 4.3, arithmetic form). NaN on fewer than 2 sessions, on a NaN inside either series,
+    or when the tracking error is round-off: ``std(e) <= ROUND_OFF_TOLERANCE * max(1,
+    |mean(e)|)`` with :data:`ROUND_OFF_TOLERANCE` = 1e-12 (a book equal to its benchmark plus
+    a constant, whose excess is constant up to round-off).
 
     Examples
     --------
     >>> round(information_ratio([0.02, 0.00], [0.01, 0.00], sessions_per_year=1), 6)
     0.707107
+    >>> information_ratio([0.021, 0.011, -0.009], [0.02, 0.01, -0.01])  # constant excess 0.001
+    nan
     """
     _check_sessions(sessions_per_year)
     portfolio, benchmark = _as_pair(portfolio_returns, benchmark_returns)
     if portfolio.size < 2:
         return float("nan")
-    excess = portfolio - benchmark
-    deviation = float(np.std(excess, ddof=1))
-    if np.ptp(excess) == 0.0 or not np.isfinite(deviation):
-        return float("nan")
-    return float(np.mean(excess) / deviation * np.sqrt(sessions_per_year))
+    return _annualised_mean_over_deviation(portfolio - benchmark, sessions_per_year)
 
 
 def daily_turnover(
@@ -447,8 +478,10 @@ def annualised_turnover(
 def hit_rate(returns: ArrayLike, benchmark_returns: ArrayLike | None = None) -> float:
     """Return the fraction of sessions with a positive return (or excess return).
 
-    ``h = #{t : r_t > b_t} / n`` with ``b_t = 0`` without a benchmark; a tie counts as a miss.
-    NaN on an empty series.
+    ``h = #{t in K : r_t > b_t} / #K`` with ``b_t = 0`` without a benchmark and ``K`` the
+    sessions where neither ``r_t`` nor ``b_t`` is NaN: a NaN day has no outcome, so it is
+    neither a hit nor a miss. A tie counts as a miss. NaN when no session is left (an empty or
+    all-NaN series).
 
     Examples
     --------
@@ -456,14 +489,18 @@ def hit_rate(returns: ArrayLike, benchmark_returns: ArrayLike | None = None) -> 
     0.5
     >>> hit_rate([0.01, 0.01], [0.0, 0.02])
     0.5
+    >>> hit_rate([0.01, float("nan"), -0.01, 0.02])
+    0.6666666666666666
     """
     array = _as_returns(returns)
     reference = (
         np.zeros_like(array) if benchmark_returns is None else _as_pair(array, benchmark_returns)[1]
     )
-    if array.size < 1:
+    known = ~(np.isnan(array) | np.isnan(reference))
+    sessions = int(np.count_nonzero(known))
+    if sessions < 1:
         return float("nan")
-    return float(np.mean(array > reference))
+    return float(np.count_nonzero(array[known] > reference[known]) / sessions)
 
 
 def performance_summary(
