@@ -39,6 +39,15 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
+def _default_sigint() -> None:
+    """Give the child the default SIGINT disposition, so Python turns it into Ctrl-C.
+
+    A job started in the background by a non-interactive shell (as CI may be) inherits SIGINT
+    as *ignored*, and Python then installs no KeyboardInterrupt handler.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _snapshot(path: Path) -> dict[str, object]:
     """Every table's row count and the store's identity (opened read-only)."""
     with Store(path, read_only=True) as store:
@@ -192,6 +201,7 @@ def test_ctrl_c_during_a_build_is_one_line_and_keeps_the_old_store(store_copy):
         stderr=subprocess.PIPE,
         text=True,
         cwd=store_copy.parent,
+        preexec_fn=_default_sigint,
     )
     time.sleep(2.0)
     process.send_signal(signal.SIGINT)
@@ -434,6 +444,7 @@ def test_ctrl_c_during_an_import_keeps_the_store(tmp_path, bars_files):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_default_sigint,
     )
     time.sleep(2.0)
     process.send_signal(signal.SIGINT)
