@@ -5,9 +5,10 @@ with an order (buys and sells), 2 % suspended, 3 % locked at a limit, STAR lots 
 participation cap of 10 %, square-root impact and 2023-24 costs; enough cash that some buys are
 cash-limited. Times (best of R repeats, warm, after the JIT compile or cache load):
 
-- one ``fill_orders_nb`` call;
+- one ``fill_session_nb`` call (one book);
 - ``T`` calls (default 484, one per session of 2023-2024), each on a freshly drawn session;
-- the plain-Python twin ``fill_orders_py`` on the same inputs (one call, and extrapolated to T),
+- four books in one call against four one-book calls (the Exchange's batching);
+- the plain-Python twin ``fill_session_py`` on the same inputs (one call, and extrapolated to T),
   and the ratio twin / kernel.
 
 Prints figures, never asserts on time. Usage: ``python bench/bench_fills.py [N T] [--repeat R]``.
@@ -21,48 +22,79 @@ from typing import Any
 
 import numpy as np
 
-from backtest.engine.fills_nb import fill_orders_nb, fill_orders_py
 from backtest.engine.rules import CHINA_A_2023_2024
+from backtest.execution.fill_nb import (
+    BookOrders,
+    Charges,
+    StockSession,
+    empty_fill_out,
+    fill_session_nb,
+    fill_session_py,
+)
+
+Session = tuple[StockSession, Charges, BookOrders]
 
 
-def make_session(n: int, rng: np.random.Generator) -> tuple[Any, ...]:
-    """Return the kernel's arguments for one random but realistic session."""
+def make_session(n: int, rng: np.random.Generator, books: int = 1) -> Session:
+    """Return the kernel's records for one random but realistic session (``books`` books)."""
     boards = rng.choice(4, n, p=[0.6, 0.25, 0.1, 0.05])
     lot, minimum = CHINA_A_2023_2024.lot_arrays(boards)
     reference = np.exp(rng.normal(2.5, 0.8, n))
-    held = (rng.integers(0, 50, n) * 100) * (rng.random(n) < 0.5)
-    sellable = np.where(rng.random(n) < 0.9, held, 0)
-    side = rng.choice([-1, 0, 0, 0, 1], n)
-    order = np.where(side < 0, -held, side * rng.integers(1, 80, n) * 100).astype(np.int64)
     pct = np.where(boards == 0, 0.10, 0.20)
-    up = np.round(reference * (1 + pct), 2)
-    down = np.round(reference * (1 - pct), 2)
     locked = rng.random(n) < 0.03
     volume = np.exp(rng.normal(15.0, 1.2, n))
-    volatility = np.where(rng.random(n) < 0.05, np.nan, rng.uniform(0.01, 0.06, n))
-    return (
-        order,
-        held.astype(np.int64),
-        sellable.astype(np.int64),
-        reference,
-        up,
-        down,
-        locked & (side > 0),
-        locked & (side < 0),
-        rng.random(n) < 0.02,
-        volume,
-        volatility,
-        lot,
-        minimum,
-        2e7,  # cash
-        0.10,  # participation cap
-        0.8,  # impact coefficient
-        0.02,  # fallback volatility
-        CHINA_A_2023_2024.commission_rate,
-        CHINA_A_2023_2024.min_commission_cny,
-        0.0005,
-        0.00001,
+    market = StockSession(
+        reference_price=reference,
+        limit_up=np.round(reference * (1 + pct), 2),
+        limit_down=np.round(reference * (1 - pct), 2),
+        locked_up=locked & (rng.random(n) < 0.5),
+        locked_down=locked & (rng.random(n) < 0.5),
+        suspended=rng.random(n) < 0.02,
+        day_volume=volume,
+        volatility=np.where(rng.random(n) < 0.05, np.nan, rng.uniform(0.01, 0.06, n)),
+        lot_size=np.ascontiguousarray(lot, dtype=np.int64),
+        min_lot=np.ascontiguousarray(minimum, dtype=np.int64),
     )
+    charges = Charges(
+        commission_rate=CHINA_A_2023_2024.commission_rate,
+        min_commission=CHINA_A_2023_2024.min_commission_cny,
+        stamp_duty_rate=0.0005,
+        transfer_fee_rate=0.00001,
+        impact_coefficient=0.8,
+        fallback_volatility=0.02,
+    )
+    orders, sellables = [], []
+    for _ in range(books):
+        held = (rng.integers(0, 50, n) * 100) * (rng.random(n) < 0.5)
+        sellables.append(np.where(rng.random(n) < 0.9, held, 0).astype(np.int64))
+        side = rng.choice([-1, 0, 0, 0, 1], n)
+        orders.append(np.where(side < 0, -held, side * rng.integers(1, 80, n) * 100))
+    cap = np.floor(0.10 * volume).astype(np.int64)
+    book_orders = BookOrders(
+        order_shares=np.array(orders, dtype=np.int64),
+        sellable_shares=np.array(sellables),
+        cash_available=np.full(books, 2e7),
+        cap_shares=np.tile(cap, (books, 1)),
+        impact_base_shares=np.zeros((books, n)),
+        impact_volume=np.tile(volume, (books, 1)),
+    )
+    return market, charges, book_orders
+
+
+def call(kernel: Any, session: Session) -> Any:
+    """One kernel call on ``session``; return its output record."""
+    out = empty_fill_out(*session[2].order_shares.shape)
+    kernel(*session, out)
+    return out
+
+
+def split(session: Session) -> list[Session]:
+    """The one-book sessions of a several-book session."""
+    market, charges, orders = session
+    rows = orders.order_shares.shape[0]
+    return [
+        (market, charges, BookOrders(*(field[b : b + 1] for field in orders))) for b in range(rows)
+    ]
 
 
 def best_of(repeat: int, run: Any) -> float:
@@ -83,12 +115,15 @@ def main(argv: list[str]) -> None:
     rng = np.random.default_rng(42)
     inputs = [make_session(n, rng) for _ in range(sessions)]
     start = time.perf_counter()
-    fill_orders_nb(*inputs[0])
+    call(fill_session_nb, inputs[0])
     first = time.perf_counter() - start
-    one = best_of(repeat, lambda: fill_orders_nb(*inputs[0]))
-    every = best_of(max(1, repeat // 2), lambda: [fill_orders_nb(*x) for x in inputs])
-    twin = best_of(max(1, repeat // 2), lambda: fill_orders_py(*inputs[0]))
-    statuses = np.bincount(fill_orders_nb(*inputs[0])[6], minlength=10)
+    one = best_of(repeat, lambda: call(fill_session_nb, inputs[0]))
+    every = best_of(max(1, repeat // 2), lambda: [call(fill_session_nb, x) for x in inputs])
+    twin = best_of(max(1, repeat // 2), lambda: call(fill_session_py, inputs[0]))
+    four = make_session(n, rng, books=4)
+    four_one_call = best_of(repeat, lambda: call(fill_session_nb, four))
+    four_calls = best_of(repeat, lambda: [call(fill_session_nb, s) for s in split(four)])
+    statuses = np.bincount(call(fill_session_nb, inputs[0]).out_status[0], minlength=10)
     print(f"fill kernel, {n:,} stocks, {sessions} sessions (best of {repeat})")
     print(f"  first call (compile or cache load): {first * 1e3:9.1f} ms")
     print(f"  one kernel call:                    {one * 1e3:9.3f} ms")
@@ -96,6 +131,8 @@ def main(argv: list[str]) -> None:
     print(f"  one Python-twin call:               {twin * 1e3:9.1f} ms")
     print(f"  {sessions} twin calls (extrapolated):     {twin * sessions:9.1f} s")
     print(f"  twin / kernel ratio:                {twin / one:9.0f} x")
+    print(f"  four books, one call:               {four_one_call * 1e3:9.3f} ms")
+    print(f"  four books, four calls:             {four_calls * 1e3:9.3f} ms")
     print(f"  statuses of session 0 (codes 0-9):  {statuses.tolist()}")
 
 

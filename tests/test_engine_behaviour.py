@@ -21,7 +21,7 @@ from backtest.engine import (
     StrategyError,
     run_backtest,
 )
-from backtest.engine.fills import FillStatus
+from backtest.execution.fills import FillStatus
 
 DATES = ["2024-01-29", "2024-01-30", "2024-01-31", "2024-02-01", "2024-02-02", "2024-02-05"]
 CONFIG = EngineConfig(initial_cash=1e6, impact_coefficient=0.0)

@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis_profiles import invariant_settings
 
-from backtest.engine.fills import FillBatch, FillStatus, fill_orders
 from backtest.engine.rules import BOARD_CODES, CHINA_A_2023_2024
+from backtest.execution.fills import FillBatch, FillStatus, fill_orders
 
 
 def one(
@@ -63,23 +63,23 @@ def one(
 
 
 def status(batch: FillBatch) -> FillStatus:
-    return batch.statuses()[0]
+    return batch.statuses(0)[0]
 
 
 def test_limit_down_locked_sell_does_not_fill() -> None:
     batch = one(-1_000, held=1_000, locked_down=True)
-    assert batch.filled_shares[0] == 0 and status(batch) == FillStatus.LOCKED_LIMIT_DOWN
+    assert batch.filled_shares[0, 0] == 0 and status(batch) == FillStatus.LOCKED_LIMIT_DOWN
 
 
 def test_limit_up_locked_buy_does_not_fill_but_a_sell_does() -> None:
     assert status(one(1_000, locked_up=True)) == FillStatus.LOCKED_LIMIT_UP
-    assert one(-1_000, held=1_000, locked_up=True).filled_shares[0] == -1_000
+    assert one(-1_000, held=1_000, locked_up=True).filled_shares[0, 0] == -1_000
 
 
 def test_suspended_stock_never_fills() -> None:
     for order in (1_000, -1_000):
         batch = one(order, held=1_000, suspended=True)
-        assert batch.filled_shares[0] == 0 and status(batch) == FillStatus.SUSPENDED
+        assert batch.filled_shares[0, 0] == 0 and status(batch) == FillStatus.SUSPENDED
 
 
 def test_missing_price_or_zero_volume_reports_no_price() -> None:
@@ -89,54 +89,54 @@ def test_missing_price_or_zero_volume_reports_no_price() -> None:
 
 def test_t_plus_one_shares_bought_today_are_not_sellable() -> None:
     batch = one(-1_000, held=1_000, sellable=0)
-    assert batch.filled_shares[0] == 0 and status(batch) == FillStatus.NOT_SELLABLE
+    assert batch.filled_shares[0, 0] == 0 and status(batch) == FillStatus.NOT_SELLABLE
 
 
 def test_sell_is_cut_to_the_sellable_shares() -> None:
     batch = one(-1_000, held=1_000, sellable=400)
-    assert batch.filled_shares[0] == -400 and status(batch) == FillStatus.NOT_SELLABLE
+    assert batch.filled_shares[0, 0] == -400 and status(batch) == FillStatus.NOT_SELLABLE
 
 
 def test_participation_cap_leaves_the_rest_unfilled() -> None:
     batch = one(5_000, volume=12_345.0, participation_cap=0.1)
-    assert batch.filled_shares[0] == 1_200  # floor(1234.5) rounded down to the lot
+    assert batch.filled_shares[0, 0] == 1_200  # floor(1234.5) rounded down to the lot
     assert status(batch) == FillStatus.PARTIAL_CAP
 
 
 def test_cap_wins_over_sellable_when_both_bind_equally() -> None:
     batch = one(-1_000, held=1_000, sellable=500, volume=5_000.0, participation_cap=0.1)
-    assert batch.filled_shares[0] == -500 and status(batch) == FillStatus.PARTIAL_CAP
+    assert batch.filled_shares[0, 0] == -500 and status(batch) == FillStatus.PARTIAL_CAP
 
 
 def test_odd_lot_sells_only_when_emptying_the_sellable_position() -> None:
-    assert one(-150, held=150).filled_shares[0] == -150
+    assert one(-150, held=150).filled_shares[0, 0] == -150
     batch = one(-150, held=250)
-    assert batch.filled_shares[0] == -100 and status(batch) == FillStatus.BELOW_LOT
+    assert batch.filled_shares[0, 0] == -100 and status(batch) == FillStatus.BELOW_LOT
     remainder = one(-50, held=250)
-    assert remainder.filled_shares[0] == 0 and status(remainder) == FillStatus.BELOW_LOT
+    assert remainder.filled_shares[0, 0] == 0 and status(remainder) == FillStatus.BELOW_LOT
 
 
 def test_odd_lot_buy_rounds_down_to_the_lot_and_reports_below_lot() -> None:
     batch = one(150)
-    assert batch.filled_shares[0] == 100 and status(batch) == FillStatus.BELOW_LOT
-    assert status(one(99)) == FillStatus.BELOW_LOT and one(99).filled_shares[0] == 0
+    assert batch.filled_shares[0, 0] == 100 and status(batch) == FillStatus.BELOW_LOT
+    assert status(one(99)) == FillStatus.BELOW_LOT and one(99).filled_shares[0, 0] == 0
 
 
 def test_star_buys_need_200_shares_then_steps_of_one() -> None:
-    assert one(150, board="star").filled_shares[0] == 0
-    assert one(201, board="star").filled_shares[0] == 201
-    assert one(-150, held=150, board="star").filled_shares[0] == -150  # remainder sold whole
-    assert one(-150, held=1_000, board="star").filled_shares[0] == 0
+    assert one(150, board="star").filled_shares[0, 0] == 0
+    assert one(201, board="star").filled_shares[0, 0] == 201
+    assert one(-150, held=150, board="star").filled_shares[0, 0] == -150  # remainder sold whole
+    assert one(-150, held=1_000, board="star").filled_shares[0, 0] == 0
 
 
 def test_cash_limited_buy_takes_the_most_lots_the_cash_pays_for() -> None:
     settings = {"commission_rate": 0.00025, "min_commission": 5.0, "transfer_fee_rate": 0.00001}
     batch = one(10_000, cash=50_000.0, impact_coefficient=0.8, **settings)
-    bought = int(batch.filled_shares[0])
+    bought = int(batch.filled_shares[0, 0])
     assert status(batch) == FillStatus.CASH_LIMITED and bought % 100 == 0 and bought > 0
-    assert batch.cash_after >= 0.0
+    assert batch.cash_after[0] >= 0.0
     more = one(bought + 100, cash=50_000.0, impact_coefficient=0.8, **settings)
-    assert more.filled_shares[0] == bought  # one more lot would not fit
+    assert more.filled_shares[0, 0] == bought  # one more lot would not fit
 
 
 def test_sells_fund_buys_in_the_same_session() -> None:
@@ -155,8 +155,8 @@ def test_sells_fund_buys_in_the_same_session() -> None:
         stamp_duty_rate=0.0,
         transfer_fee_rate=0.0,
     )
-    assert batch.filled_shares.tolist() == [1_000, -1_000]
-    assert batch.cash_after == 0.0
+    assert batch.filled_shares[0].tolist() == [1_000, -1_000]
+    assert batch.cash_after[0] == 0.0
 
 
 def test_impact_follows_the_square_root_law_and_grows_with_size_and_volatility() -> None:
@@ -164,18 +164,18 @@ def test_impact_follows_the_square_root_law_and_grows_with_size_and_volatility()
     large = one(4_000, volume=1e5, impact_coefficient=0.8, volatility=0.02)
     wild = one(1_000, volume=1e5, impact_coefficient=0.8, volatility=0.05)
     expected = 10.0 * (1.0 + 0.8 * 0.02 * math.sqrt(1_000 / 1e5))
-    assert small.fill_price[0] == pytest.approx(expected, rel=1e-12)
-    assert large.fill_price[0] > small.fill_price[0]
-    assert wild.fill_price[0] > small.fill_price[0]
-    assert large.impact_cost[0] == pytest.approx((large.fill_price[0] - 10.0) * 4_000)
+    assert small.fill_price[0, 0] == pytest.approx(expected, rel=1e-12)
+    assert large.fill_price[0, 0] > small.fill_price[0, 0]
+    assert wild.fill_price[0, 0] > small.fill_price[0, 0]
+    assert large.impact_cost[0, 0] == pytest.approx((large.fill_price[0, 0] - 10.0) * 4_000)
     sell = one(-1_000, held=1_000, volume=1e5, impact_coefficient=0.8, volatility=0.02)
-    assert sell.fill_price[0] == pytest.approx(10.0 * (1.0 - 0.8 * 0.02 * math.sqrt(0.01)))
+    assert sell.fill_price[0, 0] == pytest.approx(10.0 * (1.0 - 0.8 * 0.02 * math.sqrt(0.01)))
 
 
 def test_missing_volatility_uses_the_fallback() -> None:
     fallback = one(1_000, volatility=math.nan, impact_coefficient=1.0, fallback_volatility=0.03)
     explicit = one(1_000, volatility=0.03, impact_coefficient=1.0)
-    assert fallback.fill_price[0] == explicit.fill_price[0]
+    assert fallback.fill_price[0, 0] == explicit.fill_price[0, 0]
 
 
 def test_impact_never_pushes_the_price_past_the_limit() -> None:
@@ -189,15 +189,15 @@ def test_impact_never_pushes_the_price_past_the_limit() -> None:
         limit_down=9.5,
         participation_cap=1.0,
     )
-    assert buy.fill_price[0] == 10.5
-    assert sell.fill_price[0] == 9.5
+    assert buy.fill_price[0, 0] == 10.5
+    assert sell.fill_price[0, 0] == 9.5
 
 
 def test_minimum_commission_applies_to_small_orders() -> None:
     batch = one(100, commission_rate=0.00025, min_commission=5.0)  # notional 1,000 -> 0.25
-    assert batch.commission[0] == 5.0
+    assert batch.commission[0, 0] == 5.0
     big = one(100_000, commission_rate=0.00025, min_commission=5.0)
-    assert big.commission[0] == pytest.approx(0.00025 * 1e6)
+    assert big.commission[0, 0] == pytest.approx(0.00025 * 1e6)
 
 
 @pytest.mark.parametrize(
@@ -211,15 +211,15 @@ def test_stamp_duty_on_sells_follows_the_dated_rule(day: dt.date, rate: float) -
         stamp_duty_rate=rules.stamp_duty_rate(day),
         transfer_fee_rate=rules.transfer_fee_rate(day),
     )
-    assert sell.stamp_duty[0] == pytest.approx(rate * 10_000.0, rel=1e-12)
-    assert sell.transfer_fee[0] == pytest.approx(0.1, rel=1e-12)
+    assert sell.stamp_duty[0, 0] == pytest.approx(rate * 10_000.0, rel=1e-12)
+    assert sell.transfer_fee[0, 0] == pytest.approx(0.1, rel=1e-12)
     buy = one(1_000, stamp_duty_rate=rules.stamp_duty_rate(day))
-    assert buy.stamp_duty[0] == 0.0
+    assert buy.stamp_duty[0, 0] == 0.0
 
 
 def test_sell_whose_fees_exceed_proceeds_is_refused_without_cash() -> None:
     batch = one(-100, held=100, reference=0.02, cash=0.0, min_commission=5.0)
-    assert batch.filled_shares[0] == 0 and status(batch) == FillStatus.CASH_LIMITED
+    assert batch.filled_shares[0, 0] == 0 and status(batch) == FillStatus.CASH_LIMITED
 
 
 def test_wrapper_rejects_sellable_above_held_naming_the_stock() -> None:
@@ -295,7 +295,7 @@ def test_buy_price_never_falls_as_size_or_volatility_grows(
 
     def price(lots: int, sigma: float) -> float:
         batch = one(lots * 100, volume=1e6, volatility=sigma, impact_coefficient=0.8)
-        return float(batch.fill_price[0])
+        return float(batch.fill_price[0, 0])
 
     assert price(small, calm) <= price(large, calm)
     assert price(small, calm) <= price(small, wild)

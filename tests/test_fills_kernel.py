@@ -10,8 +10,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis_profiles import invariant_settings
 
-from backtest.engine.fills import FillStatus
-from backtest.engine.fills_nb import fill_orders_nb, fill_orders_py
+from backtest.execution.exchange import Exchange, ExchangeMarket
+from backtest.execution.fill_nb import (
+    BookOrders,
+    Charges,
+    StockSession,
+    empty_fill_out,
+    fill_session_nb,
+    fill_session_py,
+)
+from backtest.execution.fills import FillStatus, OrderBatch
+from backtest.execution.models import ParticipationCap
 
 OUTPUT_NAMES = (
     "filled_shares",
@@ -107,43 +116,47 @@ def cross_section(draw: Any) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     return arrays, scalars
 
 
-ARRAY_ORDER = (
-    "order_shares",
-    "held_shares",
-    "sellable_shares",
-    "reference_price",
-    "limit_up",
-    "limit_down",
-    "locked_up",
-    "locked_down",
-    "suspended",
-    "day_volume",
-    "volatility",
-    "lot_size",
-    "min_lot",
-)
-SCALAR_ORDER = (
-    "cash_available",
-    "participation_cap",
-    "impact_coefficient",
-    "fallback_volatility",
-    "commission_rate",
-    "min_commission",
-    "stamp_duty_rate",
-    "transfer_fee_rate",
-)
+def records(
+    arrays: dict[str, np.ndarray], scalars: dict[str, float], books: int = 1
+) -> tuple[StockSession, Charges, BookOrders]:
+    """One cross-section as the kernel's records; ``books`` identical rows of its orders."""
+    n = arrays["order_shares"].size
+    volume = arrays["day_volume"]
+    usable = np.isfinite(volume) & (volume > 0)
+    cap = np.floor(scalars["participation_cap"] * np.where(usable, volume, 0.0)).astype(np.int64)
+
+    def rows(a: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(np.broadcast_to(a, (books, n)))
+
+    market = StockSession(**{name: arrays[name] for name in StockSession._fields if name in arrays})
+    charges = Charges(
+        **{name: float(scalars[name]) for name in Charges._fields},
+    )
+    orders = BookOrders(
+        order_shares=rows(arrays["order_shares"]),
+        sellable_shares=rows(arrays["sellable_shares"]),
+        cash_available=np.full(books, float(scalars["cash_available"])),
+        cap_shares=rows(cap),
+        impact_base_shares=np.zeros((books, n)),
+        impact_volume=rows(volume),
+    )
+    return market, charges, orders
 
 
 def run(kernel: Any, arrays: dict[str, np.ndarray], scalars: dict[str, float]) -> tuple:
-    return kernel(*(arrays[k] for k in ARRAY_ORDER), *(scalars[k] for k in SCALAR_ORDER))
+    """Run ``kernel`` on one book; return its row as the 8-tuple of outputs."""
+    market, charges, orders = records(arrays, scalars)
+    out = empty_fill_out(1, arrays["order_shares"].size)
+    kernel(market, charges, orders, out)
+    return (*(array[0] for array in out[:7]), float(out.out_cash_after[0]))
 
 
 @invariant_settings(300)
 @given(cross_section())
 def test_kernel_and_python_twin_agree_exactly(case: tuple) -> None:
     arrays, scalars = case
-    compiled = run(fill_orders_nb, arrays, scalars)
-    plain = run(fill_orders_py, arrays, scalars)
+    compiled = run(fill_session_nb, arrays, scalars)
+    plain = run(fill_session_py, arrays, scalars)
     for name, a, b in zip(OUTPUT_NAMES, compiled[:7], plain[:7], strict=True):
         assert a.dtype == b.dtype, name
         np.testing.assert_array_equal(a, b, err_msg=name)
@@ -155,7 +168,7 @@ def test_kernel_and_python_twin_agree_exactly(case: tuple) -> None:
 def test_fills_respect_order_cap_sellable_lots_locks_and_cash(case: tuple) -> None:
     arrays, scalars = case
     filled, price, impact, commission, stamp, transfer, status, cash_after = run(
-        fill_orders_nb, arrays, scalars
+        fill_session_nb, arrays, scalars
     )
     order = arrays["order_shares"]
     cap = np.floor(scalars["participation_cap"] * np.nan_to_num(arrays["day_volume"]))
@@ -223,6 +236,67 @@ def test_kernel_accepts_read_only_arrays_like_the_engine_passes() -> None:
     }
     for a in arrays.values():
         a.setflags(write=False)
-    scalars = dict.fromkeys(SCALAR_ORDER, 0.0) | {"cash_available": 1e5, "participation_cap": 0.1}
-    filled = run(fill_orders_nb, arrays, scalars)[0]
+    scalars = dict.fromkeys(Charges._fields, 0.0) | {
+        "cash_available": 1e5,
+        "participation_cap": 0.1,
+    }
+    filled = run(fill_session_nb, arrays, scalars)[0]
     assert filled.tolist() == [1_000, -100]
+
+
+@invariant_settings(100)
+@given(st.lists(cross_section(), min_size=2, max_size=4))
+def test_books_in_one_call_fill_exactly_as_each_book_alone(cases: list[tuple]) -> None:
+    """Independent mode: one kernel call over several books == one call per book."""
+    n = min(case[0]["order_shares"].size for case in cases)
+    market_arrays, scalars = cases[0]
+    market_arrays = {k: v[:n] for k, v in market_arrays.items()}
+    alone = []
+    merged: list[tuple[StockSession, Charges, BookOrders]] = []
+    for arrays, book_scalars in cases:
+        mine = dict(market_arrays)
+        for name in ("order_shares", "held_shares", "sellable_shares"):
+            mine[name] = arrays[name][:n]
+        mine["sellable_shares"] = np.minimum(mine["sellable_shares"], mine["held_shares"])
+        mine_scalars = dict(scalars, cash_available=book_scalars["cash_available"])
+        alone.append(run(fill_session_nb, mine, mine_scalars))
+        merged.append(records(mine, mine_scalars))
+    market, charges, _ = merged[0]
+    together = BookOrders(
+        *(np.concatenate([m[2][k] for m in merged]) for k in range(len(BookOrders._fields)))
+    )
+    out = empty_fill_out(len(cases), n)
+    fill_session_nb(market, charges, together, out)
+    for b, single in enumerate(alone):
+        for name, a, expected in zip(OUTPUT_NAMES, out[:7], single[:7], strict=True):
+            np.testing.assert_array_equal(a[b], expected, err_msg=f"book {b}: {name}")
+        assert out.out_cash_after[b] == single[7]
+
+
+class HalfEach:
+    """A toy shared-liquidity model: the books split ``cap * V`` equally."""
+
+    def caps(self, order_shares: np.ndarray, day_volume: np.ndarray) -> np.ndarray:
+        total = ParticipationCap(0.1).caps(order_shares, day_volume)
+        return total // order_shares.shape[0]
+
+
+def test_exchange_reads_caps_from_its_liquidity_model() -> None:
+    market = ExchangeMarket.unlimited(
+        reference_price=np.array([[10.0]]),
+        volume=np.array([[10_000.0]]),
+        lot_size=np.array([100]),
+        min_lot=np.array([100]),
+    )
+    orders = OrderBatch(
+        session_index=0,
+        order_shares=np.array([[5_000], [5_000]]),
+        held_shares=np.zeros((2, 1), dtype=np.int64),
+        sellable_shares=np.zeros((2, 1), dtype=np.int64),
+    )
+    cash = np.array([1e6, 1e6])
+    independent = Exchange(market).open(orders, cash)
+    shared = Exchange(market, liquidity=HalfEach()).open(orders, cash)
+    assert independent.filled_shares.ravel().tolist() == [1_000, 1_000]
+    assert shared.filled_shares.ravel().tolist() == [500, 500]
+    assert [s.name for s in shared.statuses(0)] == ["PARTIAL_CAP"]

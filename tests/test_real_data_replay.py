@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 from backtest.engine import Context, Engine, EngineConfig, MarketData, Strategy
-from backtest.engine.fills import FillStatus
+from backtest.execution.fills import FillStatus
 from strategies.construction import top_equal_weight
 from strategies.signals import reversal
 

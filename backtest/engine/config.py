@@ -20,6 +20,12 @@ from typing import Any, Literal
 import numpy as np
 
 from backtest.engine.rules import CHINA_A_2023_2024, MarketRules
+from backtest.execution.models import (
+    ImpactModel,
+    LiquidityModel,
+    ParticipationCap,
+    SquareRootImpact,
+)
 
 #: Where queued orders execute: the session's open, or its VWAP (``amount / volume``).
 ExecutionPrice = Literal["open", "vwap"]
@@ -51,6 +57,13 @@ class EngineConfig:
         Sessions in the rolling average daily volume (ADV), >= 1.
     rules
         A-share market rules as dated data (stamp duty, fees, lots).
+    liquidity, impact
+        The Exchange's models (:mod:`backtest.execution.models`). ``None`` (default): each
+        book alone may take ``participation_cap`` of the volume
+        (:class:`~backtest.execution.models.ParticipationCap`) and pays square-root impact on
+        its own participation with ``impact_coefficient``
+        (:class:`~backtest.execution.models.SquareRootImpact`): books do not share liquidity.
+        A model given here replaces the parameter it carries.
     """
 
     execution_price: ExecutionPrice = "open"
@@ -61,8 +74,31 @@ class EngineConfig:
     volatility_window: int = 20
     adv_window: int = 20
     rules: MarketRules = field(default=CHINA_A_2023_2024)
+    liquidity: LiquidityModel | None = None
+    impact: ImpactModel | None = None
+
+    def liquidity_model(self) -> LiquidityModel:
+        """The liquidity model the Exchange uses (see ``liquidity``)."""
+        if self.liquidity is not None:
+            return self.liquidity
+        return ParticipationCap(self.participation_cap)
+
+    def impact_model(self) -> ImpactModel:
+        """The impact model the Exchange uses (see ``impact``)."""
+        if self.impact is not None:
+            return self.impact
+        return SquareRootImpact(self.impact_coefficient)
 
     def __post_init__(self) -> None:
+        if self.liquidity is not None and not isinstance(self.liquidity, LiquidityModel):
+            raise ValueError(
+                f"liquidity must be a LiquidityModel (e.g. ParticipationCap(0.1)), "
+                f"got {self.liquidity!r}"
+            )
+        if self.impact is not None and not isinstance(self.impact, ImpactModel):
+            raise ValueError(
+                f"impact must be an ImpactModel (e.g. SquareRootImpact(0.8)), got {self.impact!r}"
+            )
         if self.execution_price not in EXECUTION_PRICES:
             raise ValueError(
                 f"execution_price must be one of {EXECUTION_PRICES}, got {self.execution_price!r}"

@@ -6,12 +6,12 @@ or the numba fill kernel):
 1. ``PRE_OPEN``: corporate actions (``adj_factor`` ratio scales positions and targets), T+1
    unlock (``sellable = held``), overnight financing interest of financed books.
 2. ``OPEN``: futures orders of hedged books (targets in the contract the roll rule names for
-   the session, so rolls happen here) fill at the contracts' open; then the backlog's desired
-   deltas ``target - held`` go through one
-   :func:`backtest.engine.fills.fill_orders_nb` call at the open price (or VWAP); the ledger
-   books the fills; ``on_fill`` runs. The kernel is called directly, not through the validating
-   wrapper ``fill_orders``: every input is built by the engine (int64 shares, bool flags,
-   ``sellable <= held``), so the per-session checks would only cost time.
+   the session, so rolls happen here) fill at the contracts' open; then every book's backlog
+   deltas ``target - held`` go to the :class:`~backtest.execution.exchange.Exchange` as one
+   :class:`~backtest.execution.fills.OrderBatch` (one fill-kernel call for all books, at the
+   open price or VWAP); each ledger books its row of the :class:`FillBatch`; ``on_fill`` runs.
+   The batch is built by the engine (int64 shares, ``sellable <= held``), so the validating
+   wrapper ``fill_orders`` is not needed.
 3. ``CLOSE``: futures marked to the settle (variation margin through cash, final settlement of
    expiring contracts), the margin check of financed books; ``on_bar(ctx)``; its cancels and
    targets update the backlog, which executes from the next open; a book in a margin call
@@ -34,7 +34,6 @@ import numpy as np
 
 from backtest.engine.clock import Clock, Phase
 from backtest.engine.config import EngineConfig, config_hash, to_plain
-from backtest.engine.fills import fill_orders_nb
 from backtest.engine.hedging import HEDGE_COLUMNS, ContractPlan, HedgeAccount
 from backtest.engine.ledger_nb import apply_session_nb, settle_nb
 from backtest.engine.market_data import MarketData, MarketFeatures
@@ -42,6 +41,8 @@ from backtest.engine.orders import Backlog, TargetOrder
 from backtest.engine.portfolio import Ledger
 from backtest.engine.result import Recorder, Result
 from backtest.engine.strategy import Context, Strategy, TargetError
+from backtest.execution.exchange import Exchange, ExchangeMarket
+from backtest.execution.fills import OrderBatch
 
 _LINES = ("impact", "commission", "stamp_duty", "transfer_fee", "buy_notional", "sell_notional")
 
@@ -211,10 +212,30 @@ class _Run:
             np.ascontiguousarray(a, dtype=np.int64) for a in rules.lot_arrays(market.board_codes)
         )
         self.days, self.n = market.shape
-        self.stamp_rates = [rules.stamp_duty_rate(d.item()) for d in market.dates]
-        self.transfer_rates = [rules.transfer_fee_rate(d.item()) for d in market.dates]
         self.reference = market["open"] if config.execution_price == "open" else self.features.vwap
-        self.no_volatility = np.full(self.n, np.nan)
+        self.exchange = Exchange(
+            ExchangeMarket(
+                reference_price=self.reference,
+                limit_up=market["limit_up"],
+                limit_down=market["limit_down"],
+                locked_up=self.features.locked_up,
+                locked_down=self.features.locked_down,
+                suspended=market["suspended"],
+                volume=market["volume"],
+                volatility=self.features.volatility,
+                lot_size=self.lot_size,
+                min_lot=self.min_lot,
+                stamp_duty_rate=np.array([rules.stamp_duty_rate(d.item()) for d in market.dates]),
+                transfer_fee_rate=np.array(
+                    [rules.transfer_fee_rate(d.item()) for d in market.dates]
+                ),
+                commission_rate=rules.commission_rate,
+                min_commission=rules.min_commission_cny,
+            ),
+            liquidity=config.liquidity_model(),
+            impact=config.impact_model(),
+            fallback_volatility=config.fallback_volatility,
+        )
         self.data_range = market.data_range()
         plan = ContractPlan(market)
         self.states = [
@@ -281,60 +302,47 @@ class _Run:
                 state.ledger.cash -= state.hedge.pre_open(t, state.ledger.cash)
 
     def open(self, t: int) -> None:
-        """Each book's backlog through one fill-kernel call; book the fills; ``on_fill``."""
-        market, features, config, rules = self.market, self.features, self.config, self.rules
-        volatility = features.volatility[t - 1] if t > 0 else self.no_volatility
-        day_volume = np.nan_to_num(market["volume"][t], nan=0.0)
-        reference = self.reference[t]
+        """Every book's backlog through the Exchange in one call; book the fills; ``on_fill``."""
+        features = self.features
+        trading: list[tuple[_BookState, np.ndarray, float]] = []
         for state in self.states:
-            ledger, backlog, recorder = state.ledger, state.backlog, state.recorder
-            hedge = state.hedge
+            ledger, hedge = state.ledger, state.hedge
             frozen = hedge is not None and hedge.frozen()
             if hedge is not None:
                 # a frozen account still rolls its hedge: its targets are the contracts it holds
                 ledger.cash -= hedge.open(t)
-            orders = backlog.orders(ledger.positions)
+            orders = state.backlog.orders(ledger.positions)
             if frozen or not orders.any():
                 continue
             cash_available = max(ledger.cash, 0.0)
             if hedge is not None:
                 previous_mark = features.mark[t - 1] if t > 0 else features.mark[0]
                 cash_available = hedge.buying_power(ledger.cash, ledger.equity(previous_mark))
-            filled, price, impact, commission, stamp, transfer, status, _ = fill_orders_nb(
-                orders,
-                ledger.positions,
-                ledger.sellable,
-                reference,
-                market["limit_up"][t],
-                market["limit_down"][t],
-                features.locked_up[t],
-                features.locked_down[t],
-                market["suspended"][t],
-                day_volume,
-                volatility,
-                self.lot_size,
-                self.min_lot,
-                cash_available,
-                config.participation_cap,
-                config.impact_coefficient,
-                config.fallback_volatility,
-                rules.commission_rate,
-                rules.min_commission_cny,
-                self.stamp_rates[t],
-                self.transfer_rates[t],
-            )
+            trading.append((state, orders, cash_available))
+        if not trading:
+            return
+        batch = OrderBatch(
+            session_index=t,
+            order_shares=np.stack([orders for _, orders, _ in trading]),
+            held_shares=np.stack([state.ledger.positions for state, _, _ in trading]),
+            sellable_shares=np.stack([state.ledger.sellable for state, _, _ in trading]),
+        )
+        fills = self.exchange.open(batch, np.array([cash for _, _, cash in trading]))
+        reference = fills.reference_price
+        for row, (state, orders, _) in enumerate(trading):
+            ledger, backlog, recorder = state.ledger, state.backlog, state.recorder
             rows_int, rows_float, rows_status, row_start = recorder.fill_buffers(self.n)
             row_end, cash_delta, lines = apply_session_nb(
                 t,
                 orders,
                 reference,
-                filled,
-                price,
-                impact,
-                commission,
-                stamp,
-                transfer,
-                status,
+                fills.filled_shares[row],
+                fills.fill_price[row],
+                fills.impact_cost[row],
+                fills.commission[row],
+                fills.stamp_duty[row],
+                fills.transfer_fee[row],
+                fills.status[row],
                 ledger.positions,
                 ledger.sellable,
                 backlog.target_shares,

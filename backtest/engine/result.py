@@ -38,9 +38,9 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from backtest.engine.fills import FillStatus
 from backtest.engine.hedging import HEDGE_COLUMNS
 from backtest.engine.orders import SessionFills
+from backtest.execution.fills import FillStatus
 
 STATUS_NAMES: tuple[str, ...] = tuple(s.name for s in sorted(FillStatus, key=int))
 DAILY_COLUMNS: tuple[str, ...] = (

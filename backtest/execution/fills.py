@@ -1,11 +1,12 @@
-"""Fills of A-share orders: the status codes, the validating wrapper and its result.
+"""Orders in, fills out: the status codes, the batches, and a validating one-book wrapper.
 
-The per-stock work is one numba call per book per session,
-:func:`backtest.engine.fills_nb.fill_orders_nb` (model and formulas in that module's docstring);
-its plain-Python twin is :func:`backtest.engine.fills_nb.fill_orders_py`. This module is the thin
-shell (vectorbt's split): :func:`fill_orders` checks shapes, dtypes and values and says which
-array, which stock and what to do when they are wrong, calls the kernel, and returns a frozen
-:class:`FillBatch` that can become a polars frame.
+An :class:`OrderBatch` is intent (every book's desired deltas at one open), a
+:class:`FillBatch` the one fact the :class:`~backtest.execution.exchange.Exchange` returns
+(every book's fills at that open, rows are books). The per-stock work is one numba call per
+session for all books, :func:`backtest.execution.fill_nb.fill_session_nb` (model and formulas
+in that module's docstring). :func:`fill_orders` is the thin shell for one book (vectorbt's
+split): it checks shapes, dtypes and values and says which array, which stock and what to do
+when they are wrong, calls the kernel, and returns a one-row :class:`FillBatch`.
 
 >>> import numpy as np
 >>> batch = fill_orders(
@@ -15,9 +16,9 @@ array, which stock and what to do when they are wrong, calls the kernel, and ret
 ...     min_lot=np.array([100, 100]), cash_available=100_000.0,
 ...     impact_coefficient=0.0, commission_rate=0.00025, min_commission=5.0,
 ...     stamp_duty_rate=0.0005, transfer_fee_rate=0.00001)
->>> batch.filled_shares.tolist(), [s.name for s in batch.statuses()]
+>>> batch.filled_shares[0].tolist(), [s.name for s in batch.statuses(0)]
 ([1000, -500], ['FILLED', 'FILLED'])
->>> round(batch.cash_after, 4)  # 100000 + 10000 - 5 - 5 - 0.1 - 10000 - 5 - 0.1
+>>> round(float(batch.cash_after[0]), 4)  # 100000 + 10000 - 5 - 5 - 0.1 - 10000 - 5 - 0.1
 99984.8
 """
 
@@ -31,36 +32,42 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from backtest.engine import fills_nb
-from backtest.engine.fills_nb import fill_orders_nb, fill_orders_py
+from backtest.execution import fill_nb
+from backtest.execution.fill_nb import (
+    BookOrders,
+    Charges,
+    StockSession,
+    empty_fill_out,
+    fill_session_nb,
+)
 
-__all__ = ["FillBatch", "FillStatus", "fill_orders", "fill_orders_nb", "fill_orders_py"]
+__all__ = ["FillBatch", "FillStatus", "OrderBatch", "fill_orders"]
 
 
 class FillStatus(enum.IntEnum):
     """Outcome of one stock's order in one session (the kernel's ``int8`` codes).
 
     When several constraints cut an order, the status names the one that set the filled
-    quantity (precedence in :mod:`backtest.engine.fills_nb`).
+    quantity (precedence in :mod:`backtest.execution.fill_nb`).
     """
 
-    NO_ORDER = fills_nb.NO_ORDER
-    FILLED = fills_nb.FILLED
+    NO_ORDER = fill_nb.NO_ORDER
+    FILLED = fill_nb.FILLED
     #: the participation cap (a fraction of the session's volume) cut the order
-    PARTIAL_CAP = fills_nb.PARTIAL_CAP
+    PARTIAL_CAP = fill_nb.PARTIAL_CAP
     #: a buy on a session locked at limit-up: nothing filled
-    LOCKED_LIMIT_UP = fills_nb.LOCKED_LIMIT_UP
+    LOCKED_LIMIT_UP = fill_nb.LOCKED_LIMIT_UP
     #: a sell on a session locked at limit-down: nothing filled
-    LOCKED_LIMIT_DOWN = fills_nb.LOCKED_LIMIT_DOWN
-    SUSPENDED = fills_nb.SUSPENDED
+    LOCKED_LIMIT_DOWN = fill_nb.LOCKED_LIMIT_DOWN
+    SUSPENDED = fill_nb.SUSPENDED
     #: fewer sellable shares than the sell (T+1 or no position)
-    NOT_SELLABLE = fills_nb.NOT_SELLABLE
+    NOT_SELLABLE = fill_nb.NOT_SELLABLE
     #: lot rounding cut the order (to fewer lots, or to zero below the minimum lot)
-    BELOW_LOT = fills_nb.BELOW_LOT
+    BELOW_LOT = fill_nb.BELOW_LOT
     #: the buy was cut, partly or wholly, to fit the cash left
-    CASH_LIMITED = fills_nb.CASH_LIMITED
+    CASH_LIMITED = fill_nb.CASH_LIMITED
     #: no reference price or no volume this session
-    NO_PRICE = fills_nb.NO_PRICE
+    NO_PRICE = fill_nb.NO_PRICE
 
 
 _INT_ARRAYS = ("order_shares", "held_shares", "sellable_shares", "lot_size", "min_lot")
@@ -69,14 +76,35 @@ _BOOL_ARRAYS = ("locked_up", "locked_down", "suspended")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class FillBatch:
-    """One session's fills over the cross-section (arrays of length n, amounts in CNY).
+class OrderBatch:
+    """Intent: every book's desired signed deltas at one open (rows are books, ``int64``).
 
-    ``filled_shares`` is signed (+ bought, - sold); ``fill_price`` is NaN where nothing filled;
-    ``status`` holds :class:`FillStatus` codes; ``cash_after`` is ``cash_available`` plus sale
-    proceeds minus buy cost and every fee.
+    ``order_shares[b, i]`` is what book ``b`` wants to trade in stock ``i`` (+ buy, - sell,
+    0 none); ``held_shares``/``sellable_shares`` are the book's position and its shares
+    sellable today under T+1 (``0 <= sellable <= held``).
     """
 
+    session_index: int
+    order_shares: np.ndarray
+    held_shares: np.ndarray
+    sellable_shares: np.ndarray
+
+    @property
+    def books(self) -> int:
+        """Number of books (rows)."""
+        return int(self.order_shares.shape[0])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FillBatch:
+    """Fact: one session's fills of every book (arrays ``(books, n)``, amounts in CNY).
+
+    ``filled_shares`` is signed (+ bought, - sold); ``fill_price`` is NaN where nothing filled;
+    ``status`` holds :class:`FillStatus` codes; ``cash_after[b]`` is book ``b``'s buying power
+    plus sale proceeds minus buy cost and every fee. Arrays are read-only.
+    """
+
+    session_index: int
     order_shares: np.ndarray
     filled_shares: np.ndarray
     reference_price: np.ndarray
@@ -86,18 +114,24 @@ class FillBatch:
     stamp_duty: np.ndarray
     transfer_fee: np.ndarray
     status: np.ndarray
-    cash_after: float
+    cash_after: np.ndarray
 
-    def statuses(self) -> list[FillStatus]:
-        """Return the status of every stock as :class:`FillStatus` members."""
-        return [FillStatus(int(code)) for code in self.status]
+    def __post_init__(self) -> None:
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if isinstance(value, np.ndarray) and value.flags.writeable:
+                value.flags.writeable = False
+
+    def statuses(self, book: int) -> list[FillStatus]:
+        """Return the status of every stock of row ``book`` as :class:`FillStatus` members."""
+        return [FillStatus(int(code)) for code in self.status[book]]
 
     def notional(self) -> np.ndarray:
-        """Return the traded value per stock, ``fill_price * |filled_shares|`` (0 if none)."""
+        """Return the traded value, ``fill_price * |filled_shares|`` (0 if none)."""
         return np.where(self.filled_shares != 0, self.fill_price, 0.0) * np.abs(self.filled_shares)
 
     def fees(self) -> np.ndarray:
-        """Return commission + stamp duty + transfer fee per stock."""
+        """Return commission + stamp duty + transfer fee."""
         return self.commission + self.stamp_duty + self.transfer_fee
 
     def to_frame(
@@ -105,33 +139,35 @@ class FillBatch:
         symbols: np.ndarray | list[str],
         date: dt.date | None = None,
         *,
+        book: int = 0,
         orders_only: bool = True,
     ) -> pl.DataFrame:
-        """Return the batch as a polars frame, one row per stock (with an order by default).
+        """Return row ``book`` as a polars frame, one row per stock (with an order by default).
 
         Columns: ``date`` (when given), ``symbol``, ``order_shares``, ``filled_shares``,
         ``reference_price``, ``fill_price``, ``impact_cost``, ``commission``, ``stamp_duty``,
         ``transfer_fee``, ``status`` (code) and ``status_name``.
         """
         symbol_list = [str(s) for s in symbols]
-        if len(symbol_list) != len(self.status):
+        status = self.status[book]
+        if len(symbol_list) != len(status):
             raise ValueError(
-                f"to_frame: {len(symbol_list)} symbols for {len(self.status)} stocks; pass the "
+                f"to_frame: {len(symbol_list)} symbols for {len(status)} stocks; pass the "
                 "symbols of the cross-section the batch was filled on, in the same order"
             )
         frame = pl.DataFrame(
             {
                 "symbol": symbol_list,
-                "order_shares": self.order_shares,
-                "filled_shares": self.filled_shares,
+                "order_shares": self.order_shares[book],
+                "filled_shares": self.filled_shares[book],
                 "reference_price": self.reference_price,
-                "fill_price": self.fill_price,
-                "impact_cost": self.impact_cost,
-                "commission": self.commission,
-                "stamp_duty": self.stamp_duty,
-                "transfer_fee": self.transfer_fee,
-                "status": self.status,
-                "status_name": [FillStatus(int(c)).name for c in self.status],
+                "fill_price": self.fill_price[book],
+                "impact_cost": self.impact_cost[book],
+                "commission": self.commission[book],
+                "stamp_duty": self.stamp_duty[book],
+                "transfer_fee": self.transfer_fee[book],
+                "status": status,
+                "status_name": [FillStatus(int(c)).name for c in status],
             }
         )
         if date is not None:
@@ -180,10 +216,10 @@ def fill_orders(
 ) -> FillBatch:
     """Validate the inputs, fill one session's orders with the kernel, return a FillBatch.
 
-    Arguments are those of :func:`backtest.engine.fills_nb.fill_orders_nb` (units there); the
+    Arguments are the fields of :mod:`backtest.execution.fill_nb`'s records (units there); the
     optional arrays default to "no limit" (NaN), "not locked", "not suspended" and "unknown
     volatility" (the fallback is used). Take the dated cost rates from
-    :class:`backtest.engine.rules.MarketRules` (``stamp_duty_rate(day)`` and so on).
+    :class:`~backtest.engine.rules.MarketRules` (``stamp_duty_rate(day)`` and so on).
 
     Raises
     ------
@@ -259,33 +295,51 @@ def fill_orders(
         _check_scalar("stamp_duty_rate", stamp_duty_rate, low=0.0, high=0.01),
         _check_scalar("transfer_fee_rate", transfer_fee_rate, low=0.0, high=0.01),
     )
-    out = fill_orders_nb(
-        arrays["order_shares"],
-        arrays["held_shares"],
-        arrays["sellable_shares"],
-        arrays["reference_price"],
-        arrays["limit_up"],
-        arrays["limit_down"],
-        arrays["locked_up"],
-        arrays["locked_down"],
-        arrays["suspended"],
-        arrays["day_volume"],
-        arrays["volatility"],
-        arrays["lot_size"],
-        arrays["min_lot"],
-        cash,
-        *scalars,
-    )
-    filled, price, impact, commission, stamp, transfer, status, cash_after = out
-    return FillBatch(
-        order_shares=arrays["order_shares"],
-        filled_shares=filled,
+    participation_cap, impact_coefficient, fallback_volatility = scalars[:3]
+    market = StockSession(
         reference_price=arrays["reference_price"],
-        fill_price=price,
-        impact_cost=impact,
-        commission=commission,
-        stamp_duty=stamp,
-        transfer_fee=transfer,
-        status=status,
-        cash_after=float(cash_after),
+        limit_up=arrays["limit_up"],
+        limit_down=arrays["limit_down"],
+        locked_up=arrays["locked_up"],
+        locked_down=arrays["locked_down"],
+        suspended=arrays["suspended"],
+        day_volume=arrays["day_volume"],
+        volatility=arrays["volatility"],
+        lot_size=arrays["lot_size"],
+        min_lot=arrays["min_lot"],
+    )
+    charges = Charges(
+        commission_rate=scalars[3],
+        min_commission=scalars[4],
+        stamp_duty_rate=scalars[5],
+        transfer_fee_rate=scalars[6],
+        impact_coefficient=impact_coefficient,
+        fallback_volatility=fallback_volatility,
+    )
+    volume = arrays["day_volume"]
+    usable = np.isfinite(volume) & (volume > 0.0)
+    orders = BookOrders(
+        order_shares=arrays["order_shares"][None, :],
+        sellable_shares=arrays["sellable_shares"][None, :],
+        cash_available=np.array([cash]),
+        cap_shares=np.floor(participation_cap * np.where(usable, volume, 0.0)).astype(np.int64)[
+            None, :
+        ],
+        impact_base_shares=np.zeros((1, n)),
+        impact_volume=volume[None, :].copy(),
+    )
+    out = empty_fill_out(1, n)
+    fill_session_nb(market, charges, orders, out)
+    return FillBatch(
+        session_index=-1,
+        order_shares=orders.order_shares,
+        filled_shares=out.out_filled_shares,
+        reference_price=arrays["reference_price"],
+        fill_price=out.out_fill_price,
+        impact_cost=out.out_impact,
+        commission=out.out_commission,
+        stamp_duty=out.out_stamp_duty,
+        transfer_fee=out.out_transfer_fee,
+        status=out.out_status,
+        cash_after=out.out_cash_after,
     )

@@ -1,21 +1,29 @@
-"""The A-share fill kernel: one numba call fills a book's whole cross-section for one session.
+"""The A-share fill kernel: one numba call fills every book's cross-section for one session.
 
-:func:`fill_orders_nb` takes arrays and scalars only and returns arrays plus integer status
-codes (vectorbt's ``nb`` style): no exceptions, no objects. :func:`fill_orders_py` is its
-plain-Python twin with the same signature and the same float operations in the same order; a
-hypothesis test holds them exactly equal (``tests/test_fills_kernel.py``). The validating
-wrapper, ``FillStatus`` and ``FillBatch`` live in :mod:`backtest.engine.fills`.
+:func:`fill_session_nb` takes grouped arrays (the named records :class:`StockSession`,
+:class:`Charges`, :class:`BookOrders`, :class:`FillOut`) and writes only to ``out`` (vectorbt's
+``nb`` style, STYLE habit 14): no exceptions, no objects, integer status codes. Row ``b`` of the
+``(books, n)`` arrays is book ``b``; the books are filled one after the other, each against its
+own cash, caps and impact terms, so that a book's fills never depend on another's unless a
+liquidity or impact model (:mod:`backtest.execution.models`) makes them so through ``cap_shares``
+and ``impact_base_shares``. :func:`fill_session_py` is its plain-Python twin with the same float
+operations in the same order; a hypothesis test holds them exactly equal
+(``tests/test_fills_kernel.py``). The validating wrapper, ``FillStatus`` and ``FillBatch`` live
+in :mod:`backtest.execution.fills`; the :class:`~backtest.execution.exchange.Exchange` calls the
+kernel once per session for all books.
 
 Model
 -----
-Per stock ``i`` with desired signed shares ``order`` (+ buy, - sell):
+Per book ``b`` and stock ``i`` with desired signed shares ``order`` (+ buy, - sell):
 
 1. **Blocks** (nothing fills): suspended (``SUSPENDED``); no usable reference price (NaN or
    ``<= 0``) or no volume (NaN or ``<= 0``) (``NO_PRICE``); a buy on a session locked at
    limit-up (``LOCKED_LIMIT_UP``) or a sell on one locked at limit-down
    (``LOCKED_LIMIT_DOWN``); a sell with nothing sellable (``NOT_SELLABLE``: T+1 or no
    position). Checked in that order.
-2. **Quantity**: ``cap = floor(participation_cap * V)`` with ``V`` the session's market volume.
+2. **Quantity**: ``cap = cap_shares[b, i]``, set by the liquidity model (the default,
+   :class:`~backtest.execution.models.ParticipationCap`, gives every book
+   ``floor(participation_cap * V)`` with ``V`` the session's market volume).
    Sells: ``q = min(|order|, sellable, cap)`` rounded down to ``lot_size``, except that the odd
    remainder may go when the sell empties the sellable position (``q == sellable``); below
    ``min_lot`` only when emptying the sellable position (SSE STAR rule: at least 200 shares, a
@@ -23,11 +31,14 @@ Per stock ``i`` with desired signed shares ``order`` (+ buy, - sell):
    ``lot_size``, zero when below ``min_lot`` (odd lots only on sells).
 3. **Price** (square-root impact; Almgren et al. 2005, Tóth et al. 2011)::
 
-       fill_price = ref * (1 + side * Y * sigma * sqrt(q / V)),   side = +1 buy, -1 sell
+       fill_price = ref * (1 + side * Y * sigma * sqrt((q0 + q) / Vi)),   side = +1 buy, -1 sell
 
-   with ``sigma`` the daily return volatility (``fallback_volatility`` where NaN or negative),
-   clipped to ``limit_up`` for buys and ``limit_down`` for sells (never past the price limit)
-   and never below one tick (0.01 CNY) for sells on unlimited sessions.
+   with ``q0 = impact_base_shares[b, i]`` and ``Vi = impact_volume[b, i]`` from the impact model
+   (the default :class:`~backtest.execution.models.SquareRootImpact`: ``q0 = 0``, ``Vi = V``, so
+   each book pays for its own participation), ``sigma`` the daily return volatility
+   (``fallback_volatility`` where NaN or negative), clipped to ``limit_up`` for buys and
+   ``limit_down`` for sells (never past the price limit) and never below one tick (0.01 CNY) for
+   sells on unlimited sessions.
 4. **Costs** on ``notional = fill_price * q``: ``commission = max(commission_rate * notional,
    min_commission)``; ``stamp_duty = stamp_duty_rate * notional`` on sells; ``transfer_fee =
    transfer_fee_rate * notional`` both sides; ``impact_cost = |fill_price - ref| * q``.
@@ -50,11 +61,12 @@ sellable shares bind equally, the lower code (``PARTIAL_CAP``) wins.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
-# Status codes (``backtest.engine.fills.FillStatus`` names them).
+# Status codes (``backtest.execution.fills.FillStatus`` names them).
 NO_ORDER = 0
 FILLED = 1
 PARTIAL_CAP = 2
@@ -69,14 +81,109 @@ NO_PRICE = 9
 #: one price tick (CNY): the floor of a sell's impacted price on a session with no limit
 TICK_CNY = 0.01
 
-__all__ = ["fill_orders_nb", "fill_orders_py"]
+__all__ = [
+    "BookOrders",
+    "Charges",
+    "FillOut",
+    "StockSession",
+    "fill_session_nb",
+    "fill_session_py",
+]
+
+
+class StockSession(NamedTuple):
+    """One session's market, per stock (arrays of length ``n``)."""
+
+    #: ``float64``: execution reference (open or VWAP), CNY; NaN or ``<= 0``: no price
+    reference_price: np.ndarray
+    #: ``float64``: the session's limit prices, CNY; NaN where the session has no limit
+    limit_up: np.ndarray
+    limit_down: np.ndarray
+    #: ``bool``: locked at limit-up (buys blocked), at limit-down (sells blocked), suspended
+    locked_up: np.ndarray
+    locked_down: np.ndarray
+    suspended: np.ndarray
+    #: ``float64``: shares traded in the market this session (NaN: none)
+    day_volume: np.ndarray
+    #: ``float64``: daily return standard deviation; NaN or negative -> ``fallback_volatility``
+    volatility: np.ndarray
+    #: ``int64``: round-lot step and minimum order (main board 100/100, STAR 1/200)
+    lot_size: np.ndarray
+    min_lot: np.ndarray
+
+
+class Charges(NamedTuple):
+    """The session's scalar terms: costs (fractions of notional, CNY minimum) and impact."""
+
+    commission_rate: float
+    min_commission: float
+    stamp_duty_rate: float
+    transfer_fee_rate: float
+    #: ``Y`` of the square-root law
+    impact_coefficient: float
+    #: ``sigma`` where the volatility is NaN or negative
+    fallback_volatility: float
+
+
+class BookOrders(NamedTuple):
+    """Every book's orders and account limits for one session (rows are books)."""
+
+    #: ``int64[books, n]``: desired signed shares (+ buy, - sell, 0 none)
+    order_shares: np.ndarray
+    #: ``int64[books, n]``: the shares sellable today under T+1 (``<=`` the position)
+    sellable_shares: np.ndarray
+    #: ``float64[books]``: buying power before this session's fills, CNY
+    cash_available: np.ndarray
+    #: ``int64[books, n]``: the most shares each book may trade (the liquidity model's caps)
+    cap_shares: np.ndarray
+    #: ``float64[books, n]``: shares already counted in the impact participation ``q0``
+    impact_base_shares: np.ndarray
+    #: ``float64[books, n]``: the volume impact participation is measured against ``Vi``
+    impact_volume: np.ndarray
+
+
+class FillOut(NamedTuple):
+    """The kernel's output arrays (written, never read); amounts in CNY."""
+
+    #: ``int64[books, n]``: signed filled shares (+ bought, - sold)
+    out_filled_shares: np.ndarray
+    #: ``float64[books, n]``: fill price including impact; NaN where nothing filled
+    out_fill_price: np.ndarray
+    out_impact: np.ndarray
+    out_commission: np.ndarray
+    out_stamp_duty: np.ndarray
+    out_transfer_fee: np.ndarray
+    #: ``int8[books, n]``: ``FillStatus`` codes
+    out_status: np.ndarray
+    #: ``float64[books]``: ``cash_available`` plus proceeds, minus costs and fees
+    out_cash_after: np.ndarray
+
+
+def empty_fill_out(books: int, n: int) -> FillOut:
+    """Allocate a :class:`FillOut` for ``books x n`` (nothing filled, status ``NO_ORDER``)."""
+    return FillOut(
+        out_filled_shares=np.zeros((books, n), dtype=np.int64),
+        out_fill_price=np.full((books, n), np.nan),
+        out_impact=np.zeros((books, n)),
+        out_commission=np.zeros((books, n)),
+        out_stamp_duty=np.zeros((books, n)),
+        out_transfer_fee=np.zeros((books, n)),
+        out_status=np.zeros((books, n), dtype=np.int8),
+        out_cash_after=np.zeros(books),
+    )
 
 
 def _impact_price(
-    reference: float, side: float, coefficient: float, sigma: float, shares: int, volume: float
+    reference: float,
+    side: float,
+    coefficient: float,
+    sigma: float,
+    base: float,
+    shares: int,
+    volume: float,
 ) -> float:
-    """Return ``ref * (1 + side * Y * sigma * sqrt(q / V))`` (before the limit clip)."""
-    return reference * (1.0 + side * coefficient * sigma * math.sqrt(shares / volume))
+    """Return ``ref * (1 + side * Y * sigma * sqrt((q0 + q) / Vi))`` (before the limit clip)."""
+    return reference * (1.0 + side * coefficient * sigma * math.sqrt((base + shares) / volume))
 
 
 def _clip_buy(price: float, limit_up: float) -> float:
@@ -107,6 +214,7 @@ def _buy_cost(
     reference: float,
     coefficient: float,
     sigma: float,
+    base: float,
     shares: int,
     volume: float,
     limit_up: float,
@@ -115,7 +223,9 @@ def _buy_cost(
     transfer_fee_rate: float,
 ) -> float:
     """Return the cash a buy of ``shares`` costs: ``fill_price * q + commission + transfer``."""
-    price = _clip_buy(_impact_price(reference, 1.0, coefficient, sigma, shares, volume), limit_up)
+    price = _clip_buy(
+        _impact_price(reference, 1.0, coefficient, sigma, base, shares, volume), limit_up
+    )
     notional = price * shares
     return (
         notional
@@ -136,6 +246,7 @@ def _buy_cost_nb(
     reference: float,
     coefficient: float,
     sigma: float,
+    base: float,
     shares: int,
     volume: float,
     limit_up: float,
@@ -145,7 +256,7 @@ def _buy_cost_nb(
 ) -> float:
     """Compiled twin of :func:`_buy_cost` (numba cannot call the plain helpers)."""
     price = _clip_buy_nb(
-        _impact_price_nb(reference, 1.0, coefficient, sigma, shares, volume), limit_up
+        _impact_price_nb(reference, 1.0, coefficient, sigma, base, shares, volume), limit_up
     )
     notional = price * shares
     return (
@@ -156,78 +267,49 @@ def _buy_cost_nb(
 
 
 @njit(cache=True)
-def fill_orders_nb(
-    order_shares: np.ndarray,
-    held_shares: np.ndarray,
-    sellable_shares: np.ndarray,
-    reference_price: np.ndarray,
-    limit_up: np.ndarray,
-    limit_down: np.ndarray,
-    locked_up: np.ndarray,
-    locked_down: np.ndarray,
-    suspended: np.ndarray,
-    day_volume: np.ndarray,
-    volatility: np.ndarray,
-    lot_size: np.ndarray,
-    min_lot: np.ndarray,
-    cash_available: float,
-    participation_cap: float,
-    impact_coefficient: float,
-    fallback_volatility: float,
-    commission_rate: float,
-    min_commission: float,
-    stamp_duty_rate: float,
-    transfer_fee_rate: float,
-) -> tuple[
-    np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float
-]:
-    """Fill one session's orders over the cross-section; see the module docstring for the model.
+def fill_session_nb(
+    market: StockSession, charges: Charges, books: BookOrders, out: FillOut
+) -> None:
+    """Fill one session's orders of every book; see the module docstring for the model.
 
-    Parameters
-    ----------
-    order_shares, held_shares, sellable_shares
-        ``int64[n]``: desired signed shares (+ buy, - sell, 0 none); the position (>= 0);
-        shares sellable today under T+1 (``<= held_shares``).
-    reference_price
-        ``float64[n]``: execution reference (open or VWAP), CNY; NaN or ``<= 0``: no price.
-    limit_up, limit_down
-        ``float64[n]``: the session's limit prices, CNY; NaN where the session has no limit.
-    locked_up, locked_down, suspended
-        ``bool[n]``: locked at limit-up (buys blocked), at limit-down (sells blocked), suspended.
-    day_volume
-        ``float64[n]``: shares traded in the market this session.
-    volatility
-        ``float64[n]``: daily return standard deviation; NaN or negative -> fallback.
-    lot_size, min_lot
-        ``int64[n]``: round-lot step and minimum order (main 100/100, STAR 1/200).
-    cash_available
-        Buying power before this session's fills, CNY.
-    participation_cap
-        Largest fill as a fraction of ``day_volume``.
-    impact_coefficient
-        ``Y`` of the square-root law.
-    fallback_volatility
-        ``sigma`` where ``volatility`` is NaN or negative.
-    commission_rate, min_commission, stamp_duty_rate, transfer_fee_rate
-        Costs: commission as a fraction of notional with a CNY minimum per stock and order;
-        stamp duty (sells) and transfer fee (both sides) as fractions of notional.
-
-    Returns
-    -------
-    tuple
-        ``(filled_shares int64[n] (signed), fill_price float64[n] (NaN if none),
-        impact_cost float64[n], commission float64[n], stamp_duty float64[n],
-        transfer_fee float64[n], status int8[n], cash_after float)``; amounts in CNY.
+    Writes ``out`` (allocate it with :func:`empty_fill_out`: filled 0, price NaN, costs 0,
+    status ``NO_ORDER``); reads everything else. Books are independent rows: book ``b``'s
+    cash, caps and impact terms are its own.
     """
+    for b in range(books.order_shares.shape[0]):
+        _fill_book_nb(b, market, charges, books, out)
+
+
+@njit(cache=True)
+def _fill_book_nb(
+    b: int, market: StockSession, charges: Charges, books: BookOrders, out: FillOut
+) -> None:
+    """Fill book ``b``'s row: sells first, then buys fitted to the cash left."""
+    order_shares = books.order_shares[b]
+    sellable_shares = books.sellable_shares[b]
+    cap_shares = books.cap_shares[b]
+    base_shares = books.impact_base_shares[b]
+    impact_volume = books.impact_volume[b]
+    reference_price = market.reference_price
+    limit_up = market.limit_up
+    limit_down = market.limit_down
+    day_volume = market.day_volume
+    volatility = market.volatility
+    lot_size = market.lot_size
+    min_lot = market.min_lot
+    coefficient = charges.impact_coefficient
+    commission_rate = charges.commission_rate
+    min_commission = charges.min_commission
+    transfer_fee_rate = charges.transfer_fee_rate
+    filled = out.out_filled_shares[b]
+    price_out = out.out_fill_price[b]
+    impact = out.out_impact[b]
+    commission = out.out_commission[b]
+    stamp = out.out_stamp_duty[b]
+    transfer = out.out_transfer_fee[b]
+    status = out.out_status[b]
+    cash = books.cash_available[b]
     n = order_shares.shape[0]
-    filled = np.zeros(n, dtype=np.int64)
-    price_out = np.full(n, np.nan)
-    impact = np.zeros(n)
-    commission = np.zeros(n)
-    stamp = np.zeros(n)
-    transfer = np.zeros(n)
-    status = np.zeros(n, dtype=np.int8)
-    cash = cash_available
     for side_pass in range(2):  # 0: sells, 1: buys
         for i in range(n):
             order = order_shares[i]
@@ -238,16 +320,16 @@ def fill_orders_nb(
                 continue
             ref = reference_price[i]
             volume = day_volume[i]
-            if suspended[i]:
+            if market.suspended[i]:
                 status[i] = SUSPENDED
                 continue
             if not (ref > 0.0) or not (volume > 0.0) or math.isinf(volume):
                 status[i] = NO_PRICE
                 continue
-            if is_buy and locked_up[i]:
+            if is_buy and market.locked_up[i]:
                 status[i] = LOCKED_LIMIT_UP
                 continue
-            if (not is_buy) and locked_down[i]:
+            if (not is_buy) and market.locked_down[i]:
                 status[i] = LOCKED_LIMIT_DOWN
                 continue
             sellable = sellable_shares[i]
@@ -256,10 +338,12 @@ def fill_orders_nb(
                 continue
             sigma = volatility[i]
             if not (sigma >= 0.0):
-                sigma = fallback_volatility
-            cap = np.int64(math.floor(participation_cap * volume))
+                sigma = charges.fallback_volatility
+            cap = cap_shares[i]
             lot = lot_size[i]
             minimum = min_lot[i]
+            base = base_shares[i]
+            basis = impact_volume[i]
             desired = order if is_buy else -order
             code = FILLED
             if is_buy:
@@ -276,10 +360,11 @@ def fill_orders_nb(
                 if quantity > 0:
                     cost = _buy_cost_nb(
                         ref,
-                        impact_coefficient,
+                        coefficient,
                         sigma,
+                        base,
                         quantity,
-                        volume,
+                        basis,
                         limit_up[i],
                         commission_rate,
                         min_commission,
@@ -295,10 +380,11 @@ def fill_orders_nb(
                             middle = (low + high) // 2
                             trial = _buy_cost_nb(
                                 ref,
-                                impact_coefficient,
+                                coefficient,
                                 sigma,
+                                base,
                                 middle * lot,
-                                volume,
+                                basis,
                                 limit_up[i],
                                 commission_rate,
                                 min_commission,
@@ -331,10 +417,10 @@ def fill_orders_nb(
             if quantity <= 0:
                 continue
             if is_buy:
-                raw = _impact_price_nb(ref, 1.0, impact_coefficient, sigma, quantity, volume)
+                raw = _impact_price_nb(ref, 1.0, coefficient, sigma, base, quantity, basis)
                 price = _clip_buy_nb(raw, limit_up[i])
             else:
-                raw = _impact_price_nb(ref, -1.0, impact_coefficient, sigma, quantity, volume)
+                raw = _impact_price_nb(ref, -1.0, coefficient, sigma, base, quantity, basis)
                 price = _clip_sell_nb(raw, limit_down[i])
             notional = price * quantity
             fee = _commission_nb(notional, commission_rate, min_commission)
@@ -344,7 +430,7 @@ def fill_orders_nb(
                 filled[i] = quantity
                 stamp_duty = 0.0
             else:
-                stamp_duty = stamp_duty_rate * notional
+                stamp_duty = charges.stamp_duty_rate * notional
                 proceeds = notional - fee - stamp_duty - transfer_fee
                 if proceeds < 0.0 and cash + proceeds < 0.0:
                     status[i] = CASH_LIMITED
@@ -356,67 +442,52 @@ def fill_orders_nb(
             commission[i] = fee
             stamp[i] = stamp_duty
             transfer[i] = transfer_fee
-    return filled, price_out, impact, commission, stamp, transfer, status, cash
+    out.out_cash_after[b] = cash
 
 
-def fill_orders_py(
-    order_shares: np.ndarray,
-    held_shares: np.ndarray,
-    sellable_shares: np.ndarray,
-    reference_price: np.ndarray,
-    limit_up: np.ndarray,
-    limit_down: np.ndarray,
-    locked_up: np.ndarray,
-    locked_down: np.ndarray,
-    suspended: np.ndarray,
-    day_volume: np.ndarray,
-    volatility: np.ndarray,
-    lot_size: np.ndarray,
-    min_lot: np.ndarray,
-    cash_available: float,
-    participation_cap: float,
-    impact_coefficient: float,
-    fallback_volatility: float,
-    commission_rate: float,
-    min_commission: float,
-    stamp_duty_rate: float,
-    transfer_fee_rate: float,
-) -> tuple[
-    np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float
-]:
-    """Plain-Python twin of :func:`fill_orders_nb`: same signature, same arithmetic, no numba.
+def fill_session_py(
+    market: StockSession, charges: Charges, books: BookOrders, out: FillOut
+) -> None:
+    """Plain-Python twin of :func:`fill_session_nb`: same records, same arithmetic, no numba.
 
-    Written as two explicit passes (sells, then buys) over Python scalars, sharing the scalar
-    price and cost formulas with the kernel, so a reader can check the kernel against it.
+    Written as two explicit passes per book (sells, then buys) over Python scalars, sharing the
+    scalar price and cost formulas with the kernel, so a reader can check the kernel against it.
     """
-    n = len(order_shares)
-    orders = [int(v) for v in order_shares]
-    sellables = [int(v) for v in sellable_shares]
-    refs = [float(v) for v in reference_price]
-    ups = [float(v) for v in limit_up]
-    downs = [float(v) for v in limit_down]
-    volumes = [float(v) for v in day_volume]
-    sigmas = [float(v) for v in volatility]
-    lots = [int(v) for v in lot_size]
-    minimums = [int(v) for v in min_lot]
-    filled = [0] * n
-    prices = [math.nan] * n
-    impact = [0.0] * n
-    commission = [0.0] * n
-    stamp = [0.0] * n
-    transfer = [0.0] * n
-    status = [NO_ORDER] * n
-    cash = float(cash_available)
+    for b in range(books.order_shares.shape[0]):
+        _fill_book_py(b, market, charges, books, out)
+
+
+def _fill_book_py(
+    b: int, market: StockSession, charges: Charges, books: BookOrders, out: FillOut
+) -> None:
+    n = books.order_shares.shape[1]
+    orders = [int(v) for v in books.order_shares[b]]
+    sellables = [int(v) for v in books.sellable_shares[b]]
+    caps = [int(v) for v in books.cap_shares[b]]
+    bases = [float(v) for v in books.impact_base_shares[b]]
+    bases_volume = [float(v) for v in books.impact_volume[b]]
+    refs = [float(v) for v in market.reference_price]
+    ups = [float(v) for v in market.limit_up]
+    downs = [float(v) for v in market.limit_down]
+    volumes = [float(v) for v in market.day_volume]
+    sigmas = [float(v) for v in market.volatility]
+    lots = [int(v) for v in market.lot_size]
+    minimums = [int(v) for v in market.min_lot]
+    coefficient = float(charges.impact_coefficient)
+    commission_rate = float(charges.commission_rate)
+    min_commission = float(charges.min_commission)
+    transfer_fee_rate = float(charges.transfer_fee_rate)
+    cash = float(books.cash_available[b])
 
     def blocked(i: int, is_buy: bool) -> int:
-        if bool(suspended[i]):
+        if bool(market.suspended[i]):
             return SUSPENDED
         ref, volume = refs[i], volumes[i]
         if not (ref > 0.0) or not (volume > 0.0) or math.isinf(volume):
             return NO_PRICE
-        if is_buy and bool(locked_up[i]):
+        if is_buy and bool(market.locked_up[i]):
             return LOCKED_LIMIT_UP
-        if not is_buy and bool(locked_down[i]):
+        if not is_buy and bool(market.locked_down[i]):
             return LOCKED_LIMIT_DOWN
         if not is_buy and sellables[i] <= 0:
             return NOT_SELLABLE
@@ -424,15 +495,16 @@ def fill_orders_py(
 
     def sigma_of(i: int) -> float:
         sigma = sigmas[i]
-        return sigma if sigma >= 0.0 else float(fallback_volatility)
+        return sigma if sigma >= 0.0 else float(charges.fallback_volatility)
 
     def buy_cost(i: int, shares: int) -> float:
         return _buy_cost(
             refs[i],
-            impact_coefficient,
+            coefficient,
             sigma_of(i),
+            bases[i],
             shares,
-            volumes[i],
+            bases_volume[i],
             ups[i],
             commission_rate,
             min_commission,
@@ -441,33 +513,30 @@ def fill_orders_py(
 
     def book(i: int, quantity: int, is_buy: bool) -> None:
         nonlocal cash
-        ref, volume, sigma = refs[i], volumes[i], sigma_of(i)
-        if is_buy:
-            raw = _impact_price(ref, 1.0, impact_coefficient, sigma, quantity, volume)
-            price = _clip_buy(raw, ups[i])
-        else:
-            raw = _impact_price(ref, -1.0, impact_coefficient, sigma, quantity, volume)
-            price = _clip_sell(raw, downs[i])
+        ref, sigma = refs[i], sigma_of(i)
+        side = 1.0 if is_buy else -1.0
+        raw = _impact_price(ref, side, coefficient, sigma, bases[i], quantity, bases_volume[i])
+        price = _clip_buy(raw, ups[i]) if is_buy else _clip_sell(raw, downs[i])
         notional = price * quantity
         fee = _commission(notional, commission_rate, min_commission)
         transfer_fee = transfer_fee_rate * notional
         duty = 0.0
         if is_buy:
             cash = cash - (notional + fee + transfer_fee)
-            filled[i] = quantity
+            out.out_filled_shares[b, i] = quantity
         else:
-            duty = stamp_duty_rate * notional
+            duty = float(charges.stamp_duty_rate) * notional
             proceeds = notional - fee - duty - transfer_fee
             if proceeds < 0.0 and cash + proceeds < 0.0:
-                status[i] = CASH_LIMITED
+                out.out_status[b, i] = CASH_LIMITED
                 return
             cash = cash + proceeds
-            filled[i] = -quantity
-        prices[i] = price
-        impact[i] = abs(price - ref) * quantity
-        commission[i] = fee
-        stamp[i] = duty
-        transfer[i] = transfer_fee
+            out.out_filled_shares[b, i] = -quantity
+        out.out_fill_price[b, i] = price
+        out.out_impact[b, i] = abs(price - ref) * quantity
+        out.out_commission[b, i] = fee
+        out.out_stamp_duty[b, i] = duty
+        out.out_transfer_fee[b, i] = transfer_fee
 
     # pass 1: sells
     for i in range(n):
@@ -475,10 +544,9 @@ def fill_orders_py(
             continue
         code = blocked(i, False)
         if code != NO_ORDER:
-            status[i] = code
+            out.out_status[b, i] = code
             continue
-        desired, sellable = -orders[i], sellables[i]
-        cap = math.floor(participation_cap * volumes[i])
+        desired, sellable, cap = -orders[i], sellables[i], caps[i]
         quantity, code = desired, FILLED
         if min(cap, sellable) < desired:
             if cap <= sellable:
@@ -491,7 +559,7 @@ def fill_orders_py(
             if rounded < quantity and code == FILLED:
                 code = BELOW_LOT
             quantity = rounded
-        status[i] = code
+        out.out_status[b, i] = code
         if quantity > 0:
             book(i, quantity, False)
 
@@ -501,9 +569,9 @@ def fill_orders_py(
             continue
         code = blocked(i, True)
         if code != NO_ORDER:
-            status[i] = code
+            out.out_status[b, i] = code
             continue
-        cap = math.floor(participation_cap * volumes[i])
+        cap = caps[i]
         quantity, code = orders[i], FILLED
         if cap < quantity:
             quantity, code = cap, PARTIAL_CAP
@@ -524,17 +592,7 @@ def fill_orders_py(
                 else:
                     high = middle - 1
             quantity = best * lot
-        status[i] = code
+        out.out_status[b, i] = code
         if quantity > 0:
             book(i, quantity, True)
-
-    return (
-        np.array(filled, dtype=np.int64),
-        np.array(prices, dtype=np.float64),
-        np.array(impact, dtype=np.float64),
-        np.array(commission, dtype=np.float64),
-        np.array(stamp, dtype=np.float64),
-        np.array(transfer, dtype=np.float64),
-        np.array(status, dtype=np.int8),
-        cash,
-    )
+    out.out_cash_after[b] = cash

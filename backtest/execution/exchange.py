@@ -1,0 +1,197 @@
+"""The Exchange: every book's orders of one session in, one :class:`FillBatch` out.
+
+One numba call per session fills all books (:func:`backtest.execution.fill_nb.fill_session_nb`),
+so books can share one market: what each may take and what it pays are the
+:class:`~backtest.execution.models.LiquidityModel`'s and
+:class:`~backtest.execution.models.ImpactModel`'s, computed from all books' orders at once. With
+the defaults (:class:`~backtest.execution.models.ParticipationCap`,
+:class:`~backtest.execution.models.SquareRootImpact`) every book sees the whole volume and pays
+its own impact: each book's fills are exactly those of a run with that book alone.
+
+The Exchange reads dense ``(days, n)`` arrays (:class:`ExchangeMarket`); it knows nothing of
+strategies, ledgers or the store. The engine builds the arrays once per run from its
+``MarketData``.
+
+>>> import numpy as np
+>>> from backtest.execution.fills import OrderBatch
+>>> market = ExchangeMarket.unlimited(
+...     reference_price=np.array([[10.0, 20.0]]), volume=np.array([[1e6, 1e6]]),
+...     lot_size=np.array([100, 100]), min_lot=np.array([100, 100]))
+>>> exchange = Exchange(market)
+>>> orders = OrderBatch(session_index=0, order_shares=np.array([[1_000, 0], [0, 300]]),
+...     held_shares=np.zeros((2, 2), dtype=np.int64),
+...     sellable_shares=np.zeros((2, 2), dtype=np.int64))
+>>> fills = exchange.open(orders, buying_power=np.array([1e6, 1e6]))
+>>> fills.filled_shares.tolist()
+[[1000, 0], [0, 300]]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from backtest.execution.fill_nb import (
+    BookOrders,
+    Charges,
+    StockSession,
+    empty_fill_out,
+    fill_session_nb,
+)
+from backtest.execution.fills import FillBatch, OrderBatch
+from backtest.execution.models import (
+    ImpactModel,
+    LiquidityModel,
+    ParticipationCap,
+    SquareRootImpact,
+)
+
+__all__ = ["Exchange", "ExchangeMarket"]
+
+#: caps are whole shares in int64; no session trades more (guards absurd volumes)
+_MAX_CAP_SHARES = float(2**62)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExchangeMarket:
+    """What the Exchange reads: per-session arrays ``(days, n)`` and per-stock/per-day terms.
+
+    ``volatility[t]`` is the daily return volatility known at the close of ``t`` (the Exchange
+    uses ``t - 1``'s at the open of ``t``); ``volume`` is the session's market volume (NaN: no
+    trade); ``stamp_duty_rate``/``transfer_fee_rate`` are per session (dated rules), commission
+    a rate with a CNY minimum.
+    """
+
+    reference_price: np.ndarray
+    limit_up: np.ndarray
+    limit_down: np.ndarray
+    locked_up: np.ndarray
+    locked_down: np.ndarray
+    suspended: np.ndarray
+    volume: np.ndarray
+    volatility: np.ndarray
+    lot_size: np.ndarray
+    min_lot: np.ndarray
+    stamp_duty_rate: np.ndarray
+    transfer_fee_rate: np.ndarray
+    commission_rate: float = 0.00025
+    min_commission: float = 5.0
+
+    @classmethod
+    def unlimited(
+        cls,
+        *,
+        reference_price: np.ndarray,
+        volume: np.ndarray,
+        lot_size: np.ndarray,
+        min_lot: np.ndarray,
+        stamp_duty_rate: float = 0.0005,
+        transfer_fee_rate: float = 0.00001,
+    ) -> ExchangeMarket:
+        """A market without limits, locks, suspensions or known volatility (examples, tests)."""
+        shape = np.shape(reference_price)
+        days = shape[0]
+        return cls(
+            reference_price=np.asarray(reference_price, dtype=np.float64),
+            limit_up=np.full(shape, np.nan),
+            limit_down=np.full(shape, np.nan),
+            locked_up=np.zeros(shape, dtype=bool),
+            locked_down=np.zeros(shape, dtype=bool),
+            suspended=np.zeros(shape, dtype=bool),
+            volume=np.asarray(volume, dtype=np.float64),
+            volatility=np.full(shape, np.nan),
+            lot_size=np.asarray(lot_size, dtype=np.int64),
+            min_lot=np.asarray(min_lot, dtype=np.int64),
+            stamp_duty_rate=np.full(days, stamp_duty_rate),
+            transfer_fee_rate=np.full(days, transfer_fee_rate),
+        )
+
+
+class Exchange:
+    """Fill every book's orders of a session in one kernel call (see the module docs).
+
+    Parameters
+    ----------
+    market
+        The arrays the fills read.
+    liquidity, impact
+        The models (defaults: each book may take 10 % of the volume; square-root impact with
+        ``Y = 0.8`` on its own participation).
+    fallback_volatility
+        ``sigma`` of the impact law where the volatility is unknown (NaN).
+    """
+
+    def __init__(
+        self,
+        market: ExchangeMarket,
+        *,
+        liquidity: LiquidityModel | None = None,
+        impact: ImpactModel | None = None,
+        fallback_volatility: float = 0.02,
+    ) -> None:
+        self.market = market
+        self.liquidity: LiquidityModel = liquidity if liquidity is not None else ParticipationCap()
+        self.impact: ImpactModel = impact if impact is not None else SquareRootImpact()
+        self.fallback_volatility = float(fallback_volatility)
+        self._no_volatility = np.full(market.lot_size.shape[0], np.nan)
+
+    def session(self, t: int) -> StockSession:
+        """The market of session ``t`` as the kernel reads it (volatility: ``t - 1``'s)."""
+        market = self.market
+        return StockSession(
+            reference_price=market.reference_price[t],
+            limit_up=market.limit_up[t],
+            limit_down=market.limit_down[t],
+            locked_up=market.locked_up[t],
+            locked_down=market.locked_down[t],
+            suspended=market.suspended[t],
+            day_volume=np.nan_to_num(market.volume[t], nan=0.0),
+            volatility=market.volatility[t - 1] if t > 0 else self._no_volatility,
+            lot_size=market.lot_size,
+            min_lot=market.min_lot,
+        )
+
+    def open(self, orders: OrderBatch, buying_power: np.ndarray) -> FillBatch:
+        """Fill ``orders`` at the open of ``orders.session_index``; return every book's fills.
+
+        ``buying_power[b]`` is the cash book ``b`` may spend (CNY, after its sells' proceeds
+        are added by the kernel).
+        """
+        t = orders.session_index
+        session = self.session(t)
+        market = self.market
+        charges = Charges(
+            commission_rate=market.commission_rate,
+            min_commission=market.min_commission,
+            stamp_duty_rate=float(market.stamp_duty_rate[t]),
+            transfer_fee_rate=float(market.transfer_fee_rate[t]),
+            impact_coefficient=float(self.impact.coefficient),
+            fallback_volatility=self.fallback_volatility,
+        )
+        order_shares = orders.order_shares
+        volume = np.minimum(session.day_volume, _MAX_CAP_SHARES)
+        base, impact_volume = self.impact.terms(order_shares, session.day_volume)
+        books = BookOrders(
+            order_shares=order_shares,
+            sellable_shares=orders.sellable_shares,
+            cash_available=np.ascontiguousarray(buying_power, dtype=np.float64),
+            cap_shares=np.ascontiguousarray(self.liquidity.caps(order_shares, volume)),
+            impact_base_shares=np.ascontiguousarray(base, dtype=np.float64),
+            impact_volume=np.ascontiguousarray(impact_volume, dtype=np.float64),
+        )
+        out = empty_fill_out(orders.books, order_shares.shape[1])
+        fill_session_nb(session, charges, books, out)
+        return FillBatch(
+            session_index=t,
+            order_shares=order_shares,
+            filled_shares=out.out_filled_shares,
+            reference_price=session.reference_price,
+            fill_price=out.out_fill_price,
+            impact_cost=out.out_impact,
+            commission=out.out_commission,
+            stamp_duty=out.out_stamp_duty,
+            transfer_fee=out.out_transfer_fee,
+            status=out.out_status,
+            cash_after=out.out_cash_after,
+        )
