@@ -83,30 +83,40 @@ class Recorder:
         self._backlog = np.zeros((4, max(1024, n)), dtype=np.int64)
         self._backlog_rows = 0
         self.status_counts = np.zeros((days, len(STATUS_NAMES)), dtype=np.int64)
+        # fill rows go into chunks: a full chunk is kept as it is and a new, larger one is
+        # started (no copying while the run goes on; one concatenation when the result is built)
+        self._fill_chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self._fill_rows = 0
         capacity = max(1024, 4 * n)
-        self._fill_int = np.zeros((4, capacity), dtype=np.int64)  # session, symbol, order, filled
-        self._fill_float = np.zeros((len(_FILL_FLOATS), capacity))
-        self._fill_status = np.zeros(capacity, dtype=np.int8)
+        self._fill_int = np.empty((4, capacity), dtype=np.int64)  # session, symbol, order, filled
+        self._fill_float = np.empty((len(_FILL_FLOATS), capacity))
+        self._fill_status = np.empty(capacity, dtype=np.int8)
 
     @property
     def fill_rows(self) -> int:
         """Fill rows recorded so far."""
-        return self._fill_rows
+        return self._fill_rows + sum(chunk[2].size for chunk in self._fill_chunks)
 
     def fill_buffers(self, extra: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
         """Return the fill buffers with room for ``extra`` more rows, and the next free row.
 
         The buffers are ``int64[4, capacity]`` (session, symbol, order, filled),
         ``float64[6, capacity]`` (reference price, fill price, impact, commission, stamp duty,
-        transfer fee) and ``int8[capacity]`` (status); capacity doubles when needed.
+        transfer fee) and ``int8[capacity]`` (status). When they cannot take ``extra`` more rows,
+        the rows so far are kept as a finished chunk and new buffers twice the size are started
+        (rows are written before they are read, so the buffers need no zeroing).
         """
-        need = self._fill_rows + extra
-        if need > self._fill_status.size:
-            capacity = max(need, 2 * self._fill_status.size)
-            self._fill_int = _grow(self._fill_int, capacity)
-            self._fill_float = _grow(self._fill_float, capacity)
-            self._fill_status = _grow(self._fill_status[None, :], capacity)[0]
+        rows = self._fill_rows
+        if rows + extra > self._fill_status.size:
+            if rows:
+                self._fill_chunks.append(
+                    (self._fill_int[:, :rows], self._fill_float[:, :rows], self._fill_status[:rows])
+                )
+            capacity = max(extra, 2 * self._fill_status.size)
+            self._fill_int = np.empty((4, capacity), dtype=np.int64)
+            self._fill_float = np.empty((len(_FILL_FLOATS), capacity))
+            self._fill_status = np.empty(capacity, dtype=np.int8)
+            self._fill_rows = 0
         return self._fill_int, self._fill_float, self._fill_status, self._fill_rows
 
     def commit_fills(self, session_index: int, row_end: int) -> None:
@@ -128,6 +138,12 @@ class Recorder:
         self._backlog[2, start:end] = self.backlog_shares_row[symbols]
         self._backlog[3, start:end] = self.backlog_age_row[symbols]
         self._backlog_rows = end
+
+    def _finished_fill_chunks(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Every fill row recorded so far, as chunks in order (views; joined when read)."""
+        rows = self._fill_rows
+        current = (self._fill_int[:, :rows], self._fill_float[:, :rows], self._fill_status[:rows])
+        return [*self._fill_chunks, current]
 
     def session_fills(self, row_start: int, row_end: int) -> SessionFills:
         """The fill rows ``[row_start, row_end)`` as an immutable :class:`SessionFills`."""
@@ -175,9 +191,7 @@ class Recorder:
             positions=self.positions[:done],
             backlog=self._backlog[:, : self._backlog_rows],
             status_counts=self.status_counts[:done],
-            fill_int=self._fill_int[:, : self._fill_rows],
-            fill_float=self._fill_float[:, : self._fill_rows],
-            fill_status=self._fill_status[: self._fill_rows],
+            fill_chunks=self._finished_fill_chunks(),
         )
         return Result(
             book=book,
@@ -208,9 +222,8 @@ class _LongTables:
     #: int64[4, rows]: session, symbol, remaining shares (signed), age in sessions
     backlog: np.ndarray
     status_counts: np.ndarray
-    fill_int: np.ndarray
-    fill_float: np.ndarray
-    fill_status: np.ndarray
+    #: the fill rows in chunks (int64[4, r], float64[6, r], int8[r]), joined on first use
+    fill_chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
 
     def _symbol_series(self) -> pl.Series:
         return pl.Series("symbol", np.asarray(self.symbols, dtype=object).tolist(), pl.String)
@@ -247,16 +260,19 @@ class _LongTables:
         )
 
     def fills_frame(self) -> pl.DataFrame:
-        order = np.lexsort((self._symbol_rank()[self.fill_int[1]], self.fill_int[0]))
-        session = self.fill_int[0][order]
-        status = self.fill_status[order]
+        chunks = self.fill_chunks
+        fill_int = np.concatenate([c[0] for c in chunks], axis=1)
+        fill_float = np.concatenate([c[1] for c in chunks], axis=1)
+        order = np.lexsort((self._symbol_rank()[fill_int[1]], fill_int[0]))
+        session = fill_int[0][order]
+        status = np.concatenate([c[2] for c in chunks])[order]
         return pl.DataFrame(
             {
                 "date": self.dates[session].astype("datetime64[D]"),
-                "symbol": self._symbol_series().gather(self.fill_int[1][order]),
-                "order_shares": self.fill_int[2][order],
-                "filled_shares": self.fill_int[3][order],
-                **{name: self.fill_float[j][order] for j, name in enumerate(_FILL_FLOATS)},
+                "symbol": self._symbol_series().gather(fill_int[1][order]),
+                "order_shares": fill_int[2][order],
+                "filled_shares": fill_int[3][order],
+                **{name: fill_float[j][order] for j, name in enumerate(_FILL_FLOATS)},
                 "status": status,
                 "status_name": pl.Series(list(STATUS_NAMES), dtype=pl.String).gather(status),
             }
