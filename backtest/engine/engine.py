@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from backtest.core.lines import Line
 from backtest.engine.clock import Clock, Phase
 from backtest.engine.config import EngineConfig, config_hash, to_plain
 from backtest.engine.hedging import HEDGE_COLUMNS, ContractPlan, HedgeAccount
@@ -39,7 +40,8 @@ from backtest.engine.ledger_nb import apply_session_nb, settle_nb
 from backtest.engine.market_data import MarketData, MarketFeatures
 from backtest.engine.orders import Backlog, TargetOrder
 from backtest.engine.portfolio import Ledger
-from backtest.engine.result import Recorder, Result
+from backtest.engine.recorder import Recorder
+from backtest.engine.result import Result
 from backtest.engine.strategy import Context, Strategy, TargetError
 from backtest.execution.exchange import Exchange, ExchangeMarket
 from backtest.execution.fills import OrderBatch
@@ -140,6 +142,9 @@ class _BookState:
         )
         self.session_lines: dict[str, float] = dict.fromkeys(_LINES, 0.0)
         self.previous_equity = cash
+        self.previous_holdings = 0.0
+        #: this session's fill rows in the recorder's current buffers
+        self.fill_rows = (0, 0)
         self.wants_fills = type(book.strategy).on_fill is not Strategy.on_fill
 
 
@@ -293,13 +298,16 @@ class _Run:
             if bool(np.any(np.isfinite(step) & (step != 1.0))):
                 ratio = np.where(np.isfinite(step), step, 1.0)
         for state in self.states:
+            ledger = state.ledger
+            ledger.begin_session()
+            state.fill_rows = (0, 0)
             if ratio is not None:
-                state.ledger.apply_share_ratio(ratio, self.features.mark[t - 1])
+                ledger.apply_share_ratio(ratio, self.features.mark[t - 1])
                 state.backlog.scale(ratio)
-            state.ledger.unlock()
+            ledger.unlock()
             state.session_lines = dict.fromkeys(_LINES, 0.0)
             if state.hedge is not None:
-                state.ledger.cash -= state.hedge.pre_open(t, state.ledger.cash)
+                ledger.post(Line.FINANCING, -state.hedge.pre_open(t, ledger.cash))
 
     def open(self, t: int) -> None:
         """Every book's backlog through the Exchange in one call; book the fills; ``on_fill``."""
@@ -310,7 +318,7 @@ class _Run:
             frozen = hedge is not None and hedge.frozen()
             if hedge is not None:
                 # a frozen account still rolls its hedge: its targets are the contracts it holds
-                ledger.cash -= hedge.open(t)
+                ledger.post(Line.FUTURES_FEES, -hedge.open(t))
             orders = state.backlog.orders(ledger.positions)
             if frozen or not orders.any():
                 continue
@@ -354,6 +362,7 @@ class _Run:
                 row_start,
             )
             state.session_lines = ledger.book_session(cash_delta, lines)
+            state.fill_rows = (row_start, row_end)
             recorder.commit_fills(t, row_end)
             if state.wants_fills:
                 state.context._move(t, t)
@@ -372,7 +381,16 @@ class _Run:
         for state in self.states:
             hedge = state.hedge
             if hedge is not None:
-                state.ledger.cash += hedge.settle(t)
+                margin = hedge.settle(t)
+                carry, roll = hedge.lines["basis_carry"], hedge.lines["roll"]
+                state.ledger.post_split(
+                    margin,
+                    {
+                        Line.FUTURES_INDEX: margin - carry - roll,
+                        Line.BASIS_CARRY: carry,
+                        Line.ROLL: roll,
+                    },
+                )
                 holdings = state.ledger.holdings_value(mark)
                 hedge.margin_check(state.ledger.cash + holdings, holdings)
             state.context._move(t, t + 1)
@@ -421,6 +439,10 @@ class _Run:
                 recorder.backlog_age_row,
             )
             recorder.commit_backlog(t)
+            recorder.entries[t] = ledger.close_session(
+                mark, holdings, state.previous_holdings, _trading(recorder, state.fill_rows, mark)
+            )
+            state.previous_holdings = holdings
             equity = ledger.cash + holdings
             lines = state.session_lines
             daily = recorder.daily
@@ -483,6 +505,16 @@ def _take_futures_requests(state: _BookState) -> None:
     if state.hedge is not None:
         for product, contracts in requests.items():
             state.hedge.set_target(product, contracts)
+
+
+def _trading(recorder: Recorder, rows: tuple[int, int], mark: np.ndarray) -> float:
+    """``sum(q (mark - ref))`` over a session's fill rows: its trades marked to the close."""
+    start, end = rows
+    if end <= start:
+        return 0.0
+    filled, symbols, reference = recorder.fill_columns(start, end)
+    traded = filled != 0
+    return float(np.sum(filled[traded] * (mark[symbols[traded]] - reference[traded])))
 
 
 def t_of(state: _BookState) -> int:

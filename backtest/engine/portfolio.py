@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from backtest.core.lines import COST_LINES, LINES, Line
 from backtest.engine.ledger_nb import holdings_value_nb
 
 COST_KINDS: tuple[str, ...] = ("impact", "commission", "stamp_duty", "transfer_fee")
@@ -41,6 +42,12 @@ def _frozen(array: np.ndarray) -> np.ndarray:
 class Ledger:
     """Cash, positions and costs of one book (engine-owned, mutable only through its methods).
 
+    Cash moves only by :meth:`post`, :meth:`book_session` (the stock fills) and
+    :meth:`apply_share_ratio` (a corporate action's fractional shares), and every move is
+    booked on its :class:`~backtest.core.lines.Line` in ``entries``, the session's P&L by
+    line; :meth:`close_session` adds the holdings' valuation lines at the close, so that the
+    session's entries sum to its equity change.
+
     >>> ledger = Ledger(n=2, cash=1_000.0)
     >>> ledger.equity(np.array([10.0, 20.0]))
     1000.0
@@ -52,10 +59,33 @@ class Ledger:
         self.sellable = np.zeros(n, dtype=np.int64)
         #: cumulative costs by kind, CNY
         self.costs = dict.fromkeys(COST_KINDS, 0.0)
+        #: this session's P&L by line (CNY), indexed by ``Line``
+        self.entries = np.zeros(len(LINES))
+        #: the positions held overnight, after corporate actions (set by :meth:`unlock`)
+        self.overnight = np.zeros(n, dtype=np.int64)
+        #: shares paid out in cash by today's corporate actions (``None``: there were none)
+        self.fractions: np.ndarray | None = None
+
+    def begin_session(self) -> None:
+        """Start a session's entries (before its corporate actions)."""
+        self.entries[:] = 0.0
+        self.fractions = None
+
+    def post(self, line: Line, amount: float) -> None:
+        """Move ``amount`` CNY of cash (signed: + in) and book it on ``line``."""
+        self.cash += amount
+        self.entries[line] += amount
+
+    def post_split(self, amount: float, parts: dict[Line, float]) -> None:
+        """Move ``amount`` CNY of cash, booked on several lines (``parts`` sum to it)."""
+        self.cash += amount
+        for line, part in parts.items():
+            self.entries[line] += part
 
     def unlock(self) -> None:
         """T+1: every share held at the start of a session may be sold in it."""
         np.copyto(self.sellable, self.positions)
+        np.copyto(self.overnight, self.positions)
 
     def book_session(self, cash_delta: float, lines: np.ndarray) -> dict[str, float]:
         """Book an open's cash change and cost lines.
@@ -69,8 +99,9 @@ class Ledger:
         named = dict(
             zip((*COST_KINDS, "buy_notional", "sell_notional"), lines.tolist(), strict=True)
         )
-        for kind in COST_KINDS:
+        for kind, line in zip(COST_KINDS, COST_LINES, strict=True):
             self.costs[kind] += named[kind]
+            self.entries[line] -= named[kind]
         return named
 
     def apply_share_ratio(self, ratio: np.ndarray, price_before: np.ndarray) -> float:
@@ -94,7 +125,34 @@ class Ledger:
             self.positions[changed],
         )
         self.cash += cash
+        self.entries[Line.CORPORATE_ACTION] += cash
+        fractions = np.zeros(self.positions.size)
+        fractions[changed] = exact - whole
+        self.fractions = fractions
         return cash
+
+    def close_session(
+        self,
+        mark: np.ndarray,
+        holdings_value: float,
+        previous_holdings_value: float,
+        trading: float,
+    ) -> np.ndarray:
+        """Book the close's valuation lines; return the session's entries (a copy).
+
+        ``holdings_value`` is ``sum(positions * mark)`` now, ``previous_holdings_value`` the
+        same at the previous close, ``trading`` the session's ``sum(q (mark - ref))``. Adds
+        ``STOCK_PRICE`` and ``TRADING``, and takes the fractions' close value off
+        ``CORPORATE_ACTION`` (formulas in :mod:`backtest.core.lines`).
+        """
+        overnight = holdings_value_nb(self.overnight, mark)
+        if self.fractions is not None:
+            paid_out = float(np.sum(np.where(self.fractions != 0.0, self.fractions * mark, 0.0)))
+            overnight += paid_out
+            self.entries[Line.CORPORATE_ACTION] -= paid_out
+        self.entries[Line.STOCK_PRICE] += overnight - previous_holdings_value
+        self.entries[Line.TRADING] += trading
+        return self.entries.copy()
 
     def holdings_value(self, mark: np.ndarray) -> float:
         """``sum(positions * mark)`` in CNY, summed in symbol order (:func:`holdings_value_nb`)."""

@@ -1,9 +1,8 @@
 """Results of a backtest: what each book did, as polars frames, saved to and loaded from DuckDB.
 
-During a run a :class:`Recorder` writes each session's rows into preallocated arrays (daily
-scalars, the dense positions matrix, growing columnar buffers of fills and of the non-zero
-backlog entries); at the end (or when a strategy fails) :meth:`Recorder.result` turns them into
-a :class:`Result`, building ``daily`` at once and the long frames on first access.
+During a run a :class:`~backtest.engine.recorder.Recorder` writes each session's rows into
+preallocated arrays; at the end (or when a strategy fails) it turns them into a :class:`Result`,
+building ``daily`` at once and the long frames on first access.
 
 Frames of a :class:`Result` (all sorted by date, then symbol):
 
@@ -22,6 +21,9 @@ Frames of a :class:`Result` (all sorted by date, then symbol):
     date, symbol, remaining_shares (signed), age_sessions: targets queued for the next open.
 ``status_counts``
     date and one column per ``FillStatus`` name: orders per status at that session's open.
+``entries``
+    date, line, amount_cny: the session's P&L by :class:`~backtest.core.lines.Line` (non-zero
+    amounts only); a session's entries sum to its equity change.
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ import contextlib
 import datetime as dt
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +39,8 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from backtest.core.lines import LINES
 from backtest.engine.hedging import HEDGE_COLUMNS
-from backtest.engine.orders import SessionFills
 from backtest.execution.fills import FillStatus
 
 STATUS_NAMES: tuple[str, ...] = tuple(s.name for s in sorted(FillStatus, key=int))
@@ -64,243 +65,7 @@ _FILL_FLOATS = (
     "stamp_duty",
     "transfer_fee",
 )
-_FRAMES = ("daily", "positions", "fills", "backlog", "status_counts")
-
-
-class Recorder:
-    """Preallocated per-session storage of one book (see the module docs)."""
-
-    def __init__(self, *, days: int, n: int, extra_daily: tuple[str, ...] = ()) -> None:
-        self.sessions_done = 0
-        self.daily = {name: np.full(days, np.nan) for name in (*DAILY_COLUMNS, *extra_daily)}
-        self.n_positions = np.zeros(days, dtype=np.int64)
-        self.backlog_orders = np.zeros(days, dtype=np.int64)
-        self.positions = np.zeros((days, n), dtype=np.int64)
-        # the backlog is sparse (a few names wait on most days): one session's dense row is
-        # written here, then only its non-zero entries are kept (session, symbol, shares, age)
-        self.backlog_shares_row = np.zeros(n, dtype=np.int64)
-        self.backlog_age_row = np.zeros(n, dtype=np.int32)
-        self._backlog = np.zeros((4, max(1024, n)), dtype=np.int64)
-        self._backlog_rows = 0
-        self.status_counts = np.zeros((days, len(STATUS_NAMES)), dtype=np.int64)
-        # fill rows go into chunks: a full chunk is kept as it is and a new, larger one is
-        # started (no copying while the run goes on; one concatenation when the result is built)
-        self._fill_chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        self._fill_rows = 0
-        capacity = max(1024, 4 * n)
-        self._fill_int = np.empty((4, capacity), dtype=np.int64)  # session, symbol, order, filled
-        self._fill_float = np.empty((len(_FILL_FLOATS), capacity))
-        self._fill_status = np.empty(capacity, dtype=np.int8)
-
-    @property
-    def fill_rows(self) -> int:
-        """Fill rows recorded so far."""
-        return self._fill_rows + sum(chunk[2].size for chunk in self._fill_chunks)
-
-    def fill_buffers(self, extra: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-        """Return the fill buffers with room for ``extra`` more rows, and the next free row.
-
-        The buffers are ``int64[4, capacity]`` (session, symbol, order, filled),
-        ``float64[6, capacity]`` (reference price, fill price, impact, commission, stamp duty,
-        transfer fee) and ``int8[capacity]`` (status). When they cannot take ``extra`` more rows,
-        the rows so far are kept as a finished chunk and new buffers twice the size are started
-        (rows are written before they are read, so the buffers need no zeroing).
-        """
-        rows = self._fill_rows
-        if rows + extra > self._fill_status.size:
-            if rows:
-                self._fill_chunks.append(
-                    (self._fill_int[:, :rows], self._fill_float[:, :rows], self._fill_status[:rows])
-                )
-            capacity = max(extra, 2 * self._fill_status.size)
-            self._fill_int = np.empty((4, capacity), dtype=np.int64)
-            self._fill_float = np.empty((len(_FILL_FLOATS), capacity))
-            self._fill_status = np.empty(capacity, dtype=np.int8)
-            self._fill_rows = 0
-        return self._fill_int, self._fill_float, self._fill_status, self._fill_rows
-
-    def commit_fills(self, session_index: int, row_end: int) -> None:
-        """Close a session's fill rows (written by the kernel) and count their statuses."""
-        statuses = self._fill_status[self._fill_rows : row_end]
-        self.status_counts[session_index] = np.bincount(statuses, minlength=len(STATUS_NAMES))[
-            : len(STATUS_NAMES)
-        ]
-        self._fill_rows = row_end
-
-    def commit_backlog(self, session_index: int) -> None:
-        """Keep the non-zero entries of the session's backlog row (written by ``settle_nb``)."""
-        symbols = np.flatnonzero(self.backlog_shares_row)
-        start, end = self._backlog_rows, self._backlog_rows + symbols.size
-        if end > self._backlog.shape[1]:
-            self._backlog = _grow(self._backlog, max(end, 2 * self._backlog.shape[1]))
-        self._backlog[0, start:end] = session_index
-        self._backlog[1, start:end] = symbols
-        self._backlog[2, start:end] = self.backlog_shares_row[symbols]
-        self._backlog[3, start:end] = self.backlog_age_row[symbols]
-        self._backlog_rows = end
-
-    def _finished_fill_chunks(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Every fill row recorded so far, as chunks in order (views; joined when read)."""
-        rows = self._fill_rows
-        current = (self._fill_int[:, :rows], self._fill_float[:, :rows], self._fill_status[:rows])
-        return [*self._fill_chunks, current]
-
-    def session_fills(self, row_start: int, row_end: int) -> SessionFills:
-        """The fill rows ``[row_start, row_end)`` as an immutable :class:`SessionFills`."""
-        part = slice(row_start, row_end)
-        floats = {name: self._fill_float[j, part].copy() for j, name in enumerate(_FILL_FLOATS)}
-        return SessionFills(
-            session_index=int(self._fill_int[0, row_start]) if row_end > row_start else -1,
-            symbol_index=self._fill_int[1, part].copy(),
-            order_shares=self._fill_int[2, part].copy(),
-            filled_shares=self._fill_int[3, part].copy(),
-            status=self._fill_status[part].copy(),
-            **floats,
-        )
-
-    def result(
-        self,
-        *,
-        book: str,
-        strategy: str,
-        params: Any,
-        config: Any,
-        data_range: Any,
-        run_hash: str,
-        dates: np.ndarray,
-        symbols: np.ndarray,
-        mark: np.ndarray,
-        complete: bool,
-    ) -> Result:
-        """Build the :class:`Result` of the sessions recorded so far."""
-        done = self.sessions_done
-        day_axis = dates[:done].astype("datetime64[D]")
-        daily = pl.DataFrame({"date": day_axis, **{k: v[:done] for k, v in self.daily.items()}})
-        daily = daily.with_columns(
-            pl.Series("n_positions", self.n_positions[:done]),
-            pl.Series("backlog_orders", self.backlog_orders[:done]),
-        )
-        # The long frames are built on first access: a sweep that reads only ``daily`` never
-        # pays for them. The views below are of arrays the finished run no longer writes.
-        tables = _LongTables(
-            day_axis=day_axis,
-            dates=dates,
-            symbols=symbols,
-            mark=mark[:done],
-            equity=self.daily["equity"][:done],
-            positions=self.positions[:done],
-            backlog=self._backlog[:, : self._backlog_rows],
-            status_counts=self.status_counts[:done],
-            fill_chunks=self._finished_fill_chunks(),
-        )
-        return Result(
-            book=book,
-            strategy=strategy,
-            params=params,
-            config=config,
-            data_range=data_range,
-            config_hash=run_hash,
-            complete=complete,
-            daily=daily,
-            positions=tables.positions_frame,
-            fills=tables.fills_frame,
-            backlog=tables.backlog_frame,
-            status_counts=tables.counts_frame,
-        )
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class _LongTables:
-    """Build a finished run's long frames from its recorded arrays (by date, then symbol)."""
-
-    day_axis: np.ndarray
-    dates: np.ndarray
-    symbols: np.ndarray
-    mark: np.ndarray
-    equity: np.ndarray
-    positions: np.ndarray
-    #: int64[4, rows]: session, symbol, remaining shares (signed), age in sessions
-    backlog: np.ndarray
-    status_counts: np.ndarray
-    #: the fill rows in chunks (int64[4, r], float64[6, r], int8[r]), joined on first use
-    fill_chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
-
-    def _symbol_series(self) -> pl.Series:
-        return pl.Series("symbol", np.asarray(self.symbols, dtype=object).tolist(), pl.String)
-
-    def _symbol_rank(self) -> np.ndarray:
-        """Rank of each symbol in sorted order, so rows come out sorted by (date, symbol)."""
-        rank = np.empty(self.symbols.size, dtype=np.int64)
-        rank[np.argsort(np.asarray(self.symbols, dtype=str), kind="stable")] = np.arange(
-            self.symbols.size
-        )
-        return rank
-
-    def _sorted_cells(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        rows, cols = np.nonzero(matrix)  # row-major: already by (date, column)
-        rank = self._symbol_rank()
-        if bool(np.all(rank == np.arange(rank.size))):
-            return rows, cols
-        order = np.lexsort((rank[cols], rows))
-        return rows[order], cols[order]
-
-    def positions_frame(self) -> pl.DataFrame:
-        rows, cols = self._sorted_cells(self.positions)
-        shares = self.positions[rows, cols]
-        value = shares * self.mark[rows, cols]
-        equity = self.equity[rows]
-        return pl.DataFrame(
-            {
-                "date": self.day_axis[rows],
-                "symbol": self._symbol_series().gather(cols),
-                "shares": shares,
-                "value": value,
-                "weight": np.where(equity > 0, value / np.where(equity > 0, equity, 1.0), 0.0),
-            }
-        )
-
-    def fills_frame(self) -> pl.DataFrame:
-        chunks = self.fill_chunks
-        fill_int = np.concatenate([c[0] for c in chunks], axis=1)
-        fill_float = np.concatenate([c[1] for c in chunks], axis=1)
-        order = np.lexsort((self._symbol_rank()[fill_int[1]], fill_int[0]))
-        session = fill_int[0][order]
-        status = np.concatenate([c[2] for c in chunks])[order]
-        return pl.DataFrame(
-            {
-                "date": self.dates[session].astype("datetime64[D]"),
-                "symbol": self._symbol_series().gather(fill_int[1][order]),
-                "order_shares": fill_int[2][order],
-                "filled_shares": fill_int[3][order],
-                **{name: fill_float[j][order] for j, name in enumerate(_FILL_FLOATS)},
-                "status": status,
-                "status_name": pl.Series(list(STATUS_NAMES), dtype=pl.String).gather(status),
-            }
-        )
-
-    def backlog_frame(self) -> pl.DataFrame:
-        session, symbol, remaining, age = self.backlog
-        order = np.lexsort((self._symbol_rank()[symbol], session))
-        return pl.DataFrame(
-            {
-                "date": self.dates[session[order]].astype("datetime64[D]"),
-                "symbol": self._symbol_series().gather(symbol[order]),
-                "remaining_shares": remaining[order],
-                "age_sessions": age[order].astype(np.int32),
-            }
-        )
-
-    def counts_frame(self) -> pl.DataFrame:
-        return pl.DataFrame(
-            {"date": self.day_axis}
-            | {name.lower(): self.status_counts[:, j] for j, name in enumerate(STATUS_NAMES)}
-        )
-
-
-def _grow(array: np.ndarray, capacity: int) -> np.ndarray:
-    out = np.zeros((array.shape[0], capacity), dtype=array.dtype)
-    out[:, : array.shape[1]] = array
-    return out
+_FRAMES = ("daily", "positions", "fills", "backlog", "status_counts", "entries")
 
 
 #: A frame, or a function that builds it on first access.
@@ -347,6 +112,7 @@ class Result:
         fills: FrameSource,
         backlog: FrameSource,
         status_counts: FrameSource,
+        entries: FrameSource | None = None,
     ) -> None:
         values = dict(
             book=book,
@@ -363,6 +129,8 @@ class Result:
         frames = dict(
             positions=positions, fills=fills, backlog=backlog, status_counts=status_counts
         )
+        if entries is not None:
+            frames["entries"] = entries
         object.__setattr__(self, "_frames", frames)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -382,6 +150,11 @@ class Result:
         return Result(**(current | self._frames | changes))
 
     def _frame(self, name: str) -> pl.DataFrame:
+        if name not in self._frames:
+            raise ValueError(
+                f"book {self.book!r}: this result has no {name} (it was saved before the engine "
+                "recorded them); run the book again to get them"
+            )
         source = self._frames[name]
         if not isinstance(source, pl.DataFrame):
             source = self._frames[name] = source()
@@ -407,14 +180,46 @@ class Result:
         """Orders per fill status at each session's open."""
         return self._frame("status_counts")
 
+    @property
+    def has_entries(self) -> bool:
+        """True when the result carries its ledger entries (results saved before did not)."""
+        return "entries" in self._frames
+
+    @property
+    def entries(self) -> pl.DataFrame:
+        """date, line, amount_cny: the session's P&L by ledger line (non-zero amounts).
+
+        A session's entries sum to its equity change (:mod:`backtest.core.lines`).
+        """
+        return self._frame("entries")
+
+    def entries_by_line(self) -> dict[str, np.ndarray]:
+        """Every line's amounts per session of ``daily`` (CNY; 0 where nothing was booked)."""
+        dates = self.daily["date"].to_numpy()
+        entries = self.entries
+        row = np.searchsorted(dates, entries["date"].to_numpy())
+        labels = entries["line"].to_numpy()
+        amounts = entries["amount_cny"].to_numpy()
+        out = {}
+        for line in LINES:
+            column = np.zeros(dates.size)
+            mine = labels == line.label
+            column[row[mine]] = amounts[mine]
+            out[line.label] = column
+        return out
+
     def equals(self, other: Result) -> bool:
         """True when every frame and every input field is identical (to the bit)."""
         same_meta = all(
             getattr(self, name) == getattr(other, name)
             for name in ("book", "strategy", "params", "config", "data_range", "config_hash")
         )
+        if self.has_entries != other.has_entries:
+            return False
         return same_meta and all(
-            getattr(self, name).equals(getattr(other, name)) for name in _FRAMES
+            getattr(self, name).equals(getattr(other, name))
+            for name in _FRAMES
+            if name != "entries" or self.has_entries
         )
 
     def summary(self) -> str:
@@ -478,7 +283,9 @@ class Result:
                 "saved_at": [dt.datetime.now(dt.UTC).replace(tzinfo=None)],
             }
         )
-        frames = {"runs": meta} | {name: getattr(self, name) for name in _FRAMES}
+        frames = {"runs": meta} | {
+            name: getattr(self, name) for name in _FRAMES if name != "entries" or self.has_entries
+        }
         for name, frame in frames.items():
             table = f"result_{name}"
             con.register("_result_frame", frame.to_arrow())
@@ -510,7 +317,18 @@ class Result:
                     f"{saved['run_id'].to_list()}"
                 )
             frames = {}
+            tables = {row[0] for row in con.execute("SHOW TABLES").fetchall()}
             for name in _FRAMES:
+                if name == "entries":
+                    if "result_entries" in tables:  # runs saved before entries lack the table
+                        frames[name] = _entries_in_code_order(
+                            _query(
+                                con,
+                                "SELECT * EXCLUDE (run_id) FROM result_entries WHERE run_id = ?",
+                                [run_id],
+                            )
+                        )
+                    continue
                 order = "date" if name in ("daily", "status_counts") else "date, symbol"
                 frames[name] = _query(
                     con,
@@ -544,6 +362,14 @@ class Result:
 
 
 _ALWAYS_DAILY = frozenset(("date", *DAILY_COLUMNS, "n_positions", "backlog_orders"))
+
+
+def _entries_in_code_order(frame: pl.DataFrame) -> pl.DataFrame:
+    """Sort loaded entries as the recorder wrote them: by date, then line code."""
+    codes = pl.DataFrame(
+        {"line": [line.label for line in LINES], "_code": [int(line) for line in LINES]}
+    )
+    return frame.join(codes, on="line", how="left").sort("date", "_code").drop("_code")
 
 
 def _add_missing_columns(con: duckdb.DuckDBPyConnection, table: str) -> None:
