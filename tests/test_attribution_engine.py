@@ -228,7 +228,26 @@ def _with_hedge_lines(result: Result, seed: int) -> Result:
         pl.Series("futures_fees", futures_fees),
         pl.Series("financing", financing),
     )
-    return result.replace(daily=daily)
+    booked = {
+        "futures_index": index_pnl,
+        "basis_carry": basis_carry,
+        "roll": roll,
+        "futures_fees": -futures_fees,
+        "financing": -financing,
+    }
+    extra = pl.concat(
+        [
+            pl.DataFrame(
+                {
+                    "date": result.daily["date"],
+                    "line": pl.Series([line] * days, dtype=pl.String),
+                    "amount_cny": amounts,
+                }
+            )
+            for line, amounts in booked.items()
+        ]
+    )
+    return result.replace(daily=daily, entries=pl.concat([result.entries, extra]))
 
 
 def test_hedge_and_financing_columns_become_lines_that_add_up(results, market):
@@ -304,7 +323,7 @@ def test_partial_result_is_attributed_over_its_own_sessions(results, market):
         complete=False,
         **{
             name: getattr(result, name).filter(pl.col("date") <= last)
-            for name in ("daily", "positions", "fills", "backlog", "status_counts")
+            for name in ("daily", "positions", "fills", "backlog", "status_counts", "entries")
         },
     )
     inputs = prepare_market(market, SMALL_MARKET_CONFIG)

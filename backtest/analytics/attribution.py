@@ -7,9 +7,8 @@ return ``e_t = r_p,t - r_b,t`` every day, and links them over any window.
 
 Timing and definitions (day ``t``, previous session ``t-1``)
 -------------------------------------------------------------
-- Book return ``r_p,t = E_t / E_{t-1} - 1`` from ``Result.daily.equity``; ``E_{-1}``, the cash
-  the book started with, is rebuilt from the first session's cash flows (no position is held
-  before the first session).
+- Book return ``r_p,t = E_t / E_{t-1} - 1`` from ``Result.daily.equity``; ``E_{-1}`` is the cash
+  the book started with (its config's ``initial_cash``).
 - Start-of-day weights ``w_i,t = shares_i,t-1 * mark_i,t-1 / E_{t-1}``: the positions after the
   close of ``t-1`` valued at that close (0 on the first session).
 - Stock returns ``r_i,t = mark_i,t * a_i,t / mark_i,t-1 - 1`` with ``a = adj_factor_t /
@@ -22,7 +21,9 @@ Timing and definitions (day ``t``, previous session ``t-1``)
 
 Components
 ----------
-With ``r_p = sum w r + trading + costs + hedge + financing + other`` (the ledger identity
+Every line below is one of the engine's ledger entries (:mod:`backtest.core.lines`) over
+``E_{t-1}``; nothing is rebuilt from fills. With
+``r_p = sum w r + trading + costs + hedge + financing + other`` (the ledger identity
 ``dE = sum s (m_t - m_t-1) + sum q (m_t - p_fill) - fees + futures/financing P&L``) and
 ``r_b = sum w_b r - replication``:
 
@@ -33,8 +34,9 @@ With ``r_p = sum w r + trading + costs + hedge + financing + other`` (the ledger
   specific, from daily regressions on the whole market.
 - ``benchmark_replication = sum w_b r - r_b``: the published index against its start-of-day
   constituents (dividends, intraday reweighting; about zero for the scenario's indices).
-- ``trading = [sum_fills q (m_t - p_fill) + impact_t] / E_{t-1}``: the traded shares earn the
-  move from the execution reference (open or VWAP) to the close instead of close-to-close.
+- ``trading = sum_fills q (m_t - ref) / E_{t-1}`` (the ``TRADING`` entry): the traded shares
+  earn the move from the execution reference (open or VWAP) to the close instead of
+  close-to-close.
 - Costs ``impact, commission, stamp_duty, transfer_fee``: ``-cost_t / E_{t-1}`` (negative).
 - Hedge (when ``Result.daily`` has the columns, CNY, signed P&L): ``hedge_index =
   futures_pnl - basis_carry - roll`` (what a perfect hedge of the notional earned),
@@ -182,20 +184,21 @@ def _dense(
     )
 
 
-def _pnl_lines(daily: pl.DataFrame) -> dict[str, NDArray[np.float64]]:
-    names = (FUTURES_PNL_COLUMN, *HEDGE_COLUMNS, *HEDGE_COST_COLUMNS)
-    return {
-        name: daily[name].fill_null(0.0).to_numpy().astype(np.float64)
-        for name in names
-        if name in daily.columns
-    }
+def _entries(result: Result) -> dict[str, NDArray[np.float64]]:
+    """The book's ledger entries by line label (CNY per session), or a sentence why not."""
+    if not result.has_entries:
+        raise ValueError(
+            f"book {result.book!r} was saved before the engine recorded ledger entries; run it "
+            "again (backtest replay --save NAME) to attribute it"
+        )
+    return result.entries_by_line()
 
 
 def starting_equity(result: Result) -> NDArray[np.float64]:
     """Return each session's start-of-day equity ``E_{t-1}`` in CNY.
 
-    ``E_{-1}``, the cash the book started with, is rebuilt from the first session's cash
-    flows (nothing is held before it): ``cash_0 + buys_0 - sells_0 + fees_0 - P&L lines_0``.
+    ``E_{-1}`` is the cash the book started with (``config["initial_cash"]``, the book's own
+    when it had one).
 
     Raises
     ------
@@ -206,9 +209,7 @@ def starting_equity(result: Result) -> NDArray[np.float64]:
     if daily.height == 0:
         raise ValueError(f"book {result.book!r} has no sessions; nothing to measure")
     equity = daily["equity"].to_numpy().astype(np.float64)
-    paid = float(daily["buy_notional"][0]) - float(daily["sell_notional"][0])
-    fees = sum(float(daily[name][0]) for name in ("commission", "stamp_duty", "transfer_fee"))
-    initial = float(daily["cash"][0]) + paid + fees - float(_pnl_total(_pnl_lines(daily))[0])
+    initial = float(result.config["initial_cash"])
     previous_equity = np.concatenate(([initial], equity[:-1]))
     bad = np.nonzero(~(previous_equity > 0.0))[0]
     if bad.size:
@@ -228,81 +229,32 @@ def book_returns(result: Result) -> NDArray[np.float64]:
 def _ledger_lines(
     result: Result, inputs: MarketAttributionInputs, rows: NDArray[np.int64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], dict[str, NDArray[np.float64]]]:
-    """Return (book returns, start-of-day weights, named ledger lines) of a result."""
+    """Return (book returns, start-of-day weights, named ledger lines) of a result.
+
+    The lines are the engine's entries (:mod:`backtest.core.lines`) over ``E_{t-1}``; only the
+    start-of-day weights are rebuilt, from the positions.
+    """
     daily = result.daily
     days, n = rows.size, inputs.symbols.size
     equity = daily["equity"].to_numpy().astype(np.float64)
-    costs = {name: daily[name].to_numpy().astype(np.float64) for name in COST_LINES}
-    pnl = _pnl_lines(daily)
+    entries = _entries(result)
     previous_equity = starting_equity(result)
     portfolio_return = equity / previous_equity - 1.0
     weights = np.zeros((days, n))
-    corporate_action = np.zeros(days)
     if result.positions.height:
         row, stock, value = _dense(result.positions, "value", rows, inputs)
         after_close = np.zeros((days, n))
         after_close[row, stock] = value
         weights[1:] = after_close[:-1] / previous_equity[1:, None]
-        corporate_action = _fractional_share_pnl(result, inputs, rows) / previous_equity
-    trade_pnl = np.zeros(days)
-    traded = result.fills.filter(pl.col("filled_shares") != 0)
-    if traded.height:
-        row, stock, quantity = _dense(traded, "filled_shares", rows, inputs)
-        price = traded["fill_price"].to_numpy().astype(np.float64)
-        gain = quantity * (inputs.mark[rows[row], stock] - price)
-        trade_pnl = np.bincount(row, weights=gain, minlength=days).astype(np.float64)
-    lines = {"trading": (trade_pnl + costs["impact"]) / previous_equity}
-    lines |= {name: -costs[name] / previous_equity for name in COST_LINES}
-    if np.any(corporate_action != 0.0):
-        lines["corporate_action"] = corporate_action
-    if FUTURES_PNL_COLUMN in pnl:
-        carry = sum((pnl[c] for c in HEDGE_COLUMNS if c in pnl), np.zeros(days))
-        lines["hedge_index"] = (pnl[FUTURES_PNL_COLUMN] - carry) / previous_equity
-    lines |= {c: pnl[c] / previous_equity for c in HEDGE_COLUMNS if c in pnl}
-    lines |= {c: -pnl[c] / previous_equity for c in HEDGE_COST_COLUMNS if c in pnl}
+    lines = {"trading": entries["trading"] / previous_equity}
+    lines |= {name: entries[name] / previous_equity for name in COST_LINES}
+    if np.any(entries["corporate_action"] != 0.0):
+        lines["corporate_action"] = entries["corporate_action"] / previous_equity
+    if FUTURES_PNL_COLUMN in daily.columns:
+        lines["hedge_index"] = entries["futures_index"] / previous_equity
+        lines |= {c: entries[c] / previous_equity for c in HEDGE_COLUMNS}
+    lines |= {c: entries[c] / previous_equity for c in HEDGE_COST_COLUMNS if c in daily.columns}
     return portfolio_return, weights, lines
-
-
-def _fractional_share_pnl(
-    result: Result, inputs: MarketAttributionInputs, rows: NDArray[np.int64]
-) -> NDArray[np.float64]:
-    """CNY P&L of corporate actions beyond the adjusted return, per session.
-
-    The ledger scales a holding by ``a = adj_t / adj_t-1``, keeps ``floor(s a)`` shares and pays
-    the fraction ``f = s a - floor(s a)`` at ``mark_t-1 / a``, while the adjusted return credits
-    ``f * mark_t``; the difference is ``f (mark_t-1 / a - mark_t)`` (a few CNY at most).
-    """
-    days = rows.size
-    out = np.zeros(days)
-    ratio = inputs.share_ratio[rows]
-    if days < 2 or not np.any(ratio[1:] != 1.0):
-        return out
-    row, stock, shares = _dense(result.positions, "shares", rows, inputs)
-    held = np.zeros((days, inputs.symbols.size))
-    held[row, stock] = shares
-    before = held[:-1]
-    scaled = before * ratio[1:]
-    fraction = np.where((ratio[1:] != 1.0) & (before != 0.0), scaled - np.floor(scaled), 0.0)
-    mark = inputs.mark[rows]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        gain = np.where(fraction != 0.0, fraction * (mark[:-1] / ratio[1:] - mark[1:]), 0.0)
-    out[1:] = gain.sum(axis=1)
-    return out
-
-
-def _pnl_total(pnl: Mapping[str, NDArray[np.float64]]) -> NDArray[np.float64]:
-    """Futures and financing P&L in CNY (``futures_pnl`` already holds carry and roll).
-
-    The engine's identity: ``dE = stock P&L - stock costs + futures_pnl - futures_fees -
-    financing``, with fees and financing booked as positive costs.
-    """
-    parts = (
-        [pnl[FUTURES_PNL_COLUMN]]
-        if FUTURES_PNL_COLUMN in pnl
-        else [pnl[c] for c in HEDGE_COLUMNS if c in pnl]
-    )
-    parts += [-pnl[c] for c in HEDGE_COST_COLUMNS if c in pnl]
-    return np.asarray(sum(parts, np.zeros(1)), dtype=np.float64)
 
 
 def attribute_book(

@@ -440,7 +440,7 @@ class _Run:
             )
             recorder.commit_backlog(t)
             recorder.entries[t] = ledger.close_session(
-                mark, holdings, state.previous_holdings, _trading(recorder, state.fill_rows, mark)
+                mark, state.previous_holdings, _trading(recorder, state.fill_rows, mark)
             )
             state.previous_holdings = holdings
             equity = ledger.cash + holdings

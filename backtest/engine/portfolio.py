@@ -134,14 +134,13 @@ class Ledger:
     def close_session(
         self,
         mark: np.ndarray,
-        holdings_value: float,
         previous_holdings_value: float,
         trading: float,
     ) -> np.ndarray:
         """Book the close's valuation lines; return the session's entries (a copy).
 
-        ``holdings_value`` is ``sum(positions * mark)`` now, ``previous_holdings_value`` the
-        same at the previous close, ``trading`` the session's ``sum(q (mark - ref))``. Adds
+        ``previous_holdings_value`` is ``sum(positions * mark)`` at the previous close,
+        ``trading`` the session's ``sum(q (mark - ref))``. Adds
         ``STOCK_PRICE`` and ``TRADING``, and takes the fractions' close value off
         ``CORPORATE_ACTION`` (formulas in :mod:`backtest.core.lines`).
         """

@@ -197,14 +197,22 @@ class Result:
         """Every line's amounts per session of ``daily`` (CNY; 0 where nothing was booked)."""
         dates = self.daily["date"].to_numpy()
         entries = self.entries
-        row = np.searchsorted(dates, entries["date"].to_numpy())
+        entry_dates = entries["date"].to_numpy()
+        row = np.searchsorted(dates, entry_dates)
+        inside = row < dates.size
+        if not bool(np.all(inside)) or not np.array_equal(dates[row], entry_dates):
+            bad = entry_dates[~inside][0] if not bool(np.all(inside)) else None
+            raise ValueError(
+                f"book {self.book!r}: entries on {bad or 'a date'} that is not a session of its "
+                "daily frame; slice daily and entries together"
+            )
         labels = entries["line"].to_numpy()
         amounts = entries["amount_cny"].to_numpy()
         out = {}
         for line in LINES:
             column = np.zeros(dates.size)
             mine = labels == line.label
-            column[row[mine]] = amounts[mine]
+            np.add.at(column, row[mine], amounts[mine])
             out[line.label] = column
         return out
 
