@@ -22,13 +22,13 @@ from typing import Any
 import numpy as np
 
 from backtest.engine.fills_nb import fill_orders_nb, fill_orders_py
-from backtest.engine.rules import CHINA_A_2023_2024
+from backtest.rules.presets import CHINA_A_2023_2024
 
 
 def make_session(n: int, rng: np.random.Generator) -> tuple[Any, ...]:
     """Return the kernel's arguments for one random but realistic session."""
     boards = rng.choice(4, n, p=[0.6, 0.25, 0.1, 0.05])
-    lot, minimum = CHINA_A_2023_2024.lot_arrays(boards)
+    lot, minimum = CHINA_A_2023_2024.equities.lot_arrays(boards)
     reference = np.exp(rng.normal(2.5, 0.8, n))
     held = (rng.integers(0, 50, n) * 100) * (rng.random(n) < 0.5)
     sellable = np.where(rng.random(n) < 0.9, held, 0)
@@ -58,8 +58,8 @@ def make_session(n: int, rng: np.random.Generator) -> tuple[Any, ...]:
         0.10,  # participation cap
         0.8,  # impact coefficient
         0.02,  # fallback volatility
-        CHINA_A_2023_2024.commission_rate,
-        CHINA_A_2023_2024.min_commission_cny,
+        CHINA_A_2023_2024.equities.commission_rate,
+        CHINA_A_2023_2024.equities.min_commission_cny,
         0.0005,
         0.00001,
     )

@@ -8,8 +8,8 @@ import pytest
 from hedge_fixtures import ShortFutures, ShortParams, futures_market
 
 from backtest.engine import Engine, EngineConfig, FuturesConfig
-from backtest.engine.futures import RollRule, roll_schedule
 from backtest.market.calendar import sessions
+from backtest.rules.roll import RollRule, roll_schedule
 
 
 def _run(market, params: ShortParams):

@@ -11,16 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backtest.engine.rules import (
-    BOARD_CODES,
-    CHINA_A_2023_2024,
-    BoardRules,
-    MarketRules,
-    limit_price_round,
-    rate_on,
-)
+from backtest.rules.ashare import BOARD_CODES, BoardRules, MarketRules, limit_price_round
+from backtest.rules.dated import value_on
+from backtest.rules.presets import CHINA_A_2023_2024
 
-RULES = CHINA_A_2023_2024
+RULES = CHINA_A_2023_2024.equities
 DAY = dt.date(2024, 2, 5)
 MAIN, CHINEXT, STAR, BSE = (BOARD_CODES[b] for b in ("main", "chinext", "star", "bse"))
 
@@ -127,7 +122,7 @@ def test_rules_reject_tables_out_of_order_or_out_of_range() -> None:
     with pytest.raises(ValueError, match="min_buy_shares"):
         BoardRules(limit_pct=((DAY, 0.1),), limit_pct_st=((DAY, 0.05),), min_buy_shares=1)
     with pytest.raises(ValueError, match="no row in force"):
-        rate_on(((DAY, 0.1),), dt.date(2000, 1, 1))
+        value_on(((DAY, 0.1),), dt.date(2000, 1, 1))
 
 
 def test_limit_price_round_goes_half_up() -> None:

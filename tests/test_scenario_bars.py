@@ -5,7 +5,7 @@ import polars as pl
 import pytest
 from scenario_checks import bar_violations
 
-from backtest.market.schema import board_of
+from backtest.core.ids import board_of
 
 LIMITS = {"main": 0.10, "chinext": 0.20, "star": 0.20, "bse": 0.30}
 

@@ -19,7 +19,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from backtest.engine.rules import CHINA_A_2023_2024, MarketRules
+from backtest.rules.ashare import MarketRules
+from backtest.rules.presets import CHINA_A_2023_2024
 
 #: Where queued orders execute: the session's open, or its VWAP (``amount / volume``).
 ExecutionPrice = Literal["open", "vwap"]
@@ -50,7 +51,8 @@ class EngineConfig:
     adv_window
         Sessions in the rolling average daily volume (ADV), >= 1.
     rules
-        A-share market rules as dated data (stamp duty, fees, lots).
+        A-share market rules as dated data (stamp duty, fees, lots); by default the equities
+        of the preset :data:`backtest.rules.presets.CHINA_A_2023_2024`.
     """
 
     execution_price: ExecutionPrice = "open"
@@ -60,7 +62,7 @@ class EngineConfig:
     initial_cash: float = 1e8
     volatility_window: int = 20
     adv_window: int = 20
-    rules: MarketRules = field(default=CHINA_A_2023_2024)
+    rules: MarketRules = field(default=CHINA_A_2023_2024.equities)
 
     def __post_init__(self) -> None:
         if self.execution_price not in EXECUTION_PRICES:

@@ -183,7 +183,7 @@ def fill_orders(
     Arguments are those of :func:`backtest.engine.fills_nb.fill_orders_nb` (units there); the
     optional arrays default to "no limit" (NaN), "not locked", "not suspended" and "unknown
     volatility" (the fallback is used). Take the dated cost rates from
-    :class:`backtest.engine.rules.MarketRules` (``stamp_duty_rate(day)`` and so on).
+    :class:`backtest.rules.ashare.MarketRules` (``stamp_duty_rate(day)`` and so on).
 
     Raises
     ------

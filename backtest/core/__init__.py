@@ -1,0 +1,8 @@
+"""The bottom layer: identifiers every other layer shares (no numba, no polars, no I/O).
+
+- :mod:`backtest.core.ids`: boards (:data:`~backtest.core.ids.Board`,
+  :func:`~backtest.core.ids.board_of`), index codes, CFFEX futures products and their
+  underlying indices.
+
+Layers import downward only: ``core < rules < market < engine < strategies/analytics < apps``.
+"""
