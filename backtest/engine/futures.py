@@ -54,6 +54,28 @@ class FuturesPanel:
                 raise ValueError(f"contract {contract} is not in the futures panel")
         return where
 
+    def open_interest(self, product: str) -> pl.DataFrame:
+        """``date, contract, open_interest`` rows of ``product``'s contracts (finite values).
+
+        The input :func:`backtest.rules.roll.roll_schedule` needs for ``target="main"``; it reads
+        each session's choice from the previous session's open interest (no look-ahead).
+        """
+        if "open_interest" not in self.values:
+            raise ValueError(
+                "the futures panel has no open_interest: load futures_bars with it "
+                "(MarketData.from_store does) to roll to the main contract"
+            )
+        mine = np.char.startswith(self.contracts.astype(str), product)
+        interest = self.values["open_interest"][:, mine]
+        rows, columns = np.nonzero(np.isfinite(interest))
+        return pl.DataFrame(
+            {
+                "date": self.dates[rows],
+                "contract": self.contracts[mine][columns].astype(str),
+                "open_interest": interest[rows, columns].astype(np.int64),
+            }
+        )
+
 
 PANEL_FIELDS: tuple[str, ...] = ("open", "close", "settle", "open_interest")
 

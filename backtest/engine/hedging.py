@@ -13,8 +13,9 @@ Session by session (engine phases):
 - ``OPEN``: after the stock fills, futures orders ``target - held`` fill at the contract's open
   (:func:`backtest.engine.futures.fill_futures_orders`: slippage in ticks, CFFEX fees). A hedge
   target is per product and held in the contract the book's :class:`RollRule` names for that
-  session (:func:`backtest.rules.roll.roll_schedule`), so on a roll session the old
-  contract is bought back and the new one sold at the same open.
+  session (:func:`backtest.rules.roll.roll_schedule`; ``target="main"`` reads the futures
+  panel's open interest of the previous session), so on a roll session the old contract is
+  bought back and the new one sold at the same open.
 - ``SETTLE``: every contract held or traded is marked to its settlement price
   (:func:`backtest.engine.margin.settle_session`); the variation margin goes through cash, an
   expiring contract is closed at its final settlement price; the margin requirement is kept.
@@ -209,7 +210,17 @@ class ContractPlan:
                 sessions = calendar.sessions(dates[0], last + np.timedelta64(120, "D"))
             except ValueError:  # past the shipped calendar: the last expiry must still fit
                 sessions = calendar.sessions(dates[0], last)
-            plan = roll_schedule(rule, product, sessions, start=dates[0], end=dates[-1])
+            interest = None
+            if rule.target == "main":  # the most held contract, read from the panel
+                if panel is None:
+                    raise ValueError(
+                        f"RollRule(target='main') for {product} needs the futures' open "
+                        "interest: the market has no futures_bars"
+                    )
+                interest = panel.open_interest(product)
+            plan = roll_schedule(
+                rule, product, sessions, start=dates[0], end=dates[-1], futures=interest
+            )
             if plan.height != dates.size:
                 raise ValueError(
                     f"the market's {dates.size} sessions are not all SSE sessions "
