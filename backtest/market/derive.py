@@ -21,11 +21,11 @@ it is modelled as "no limit" on that one day, which only matters for IPO-day tra
 Limit prices round half up to the tick of 0.01 CNY (exchange rule)::
 
     limit_up   = floor(pre_close * (1 + p) * 100 + 0.5) / 100
-    limit_down = floor(pre_close * (1 - p) * 100 + 0.5) / 100
+    limit_down = max(floor(pre_close * (1 - p) * 100 + 0.5) / 100, 0.01)
 
-The percentages and unlimited sessions are read from the engine's dated tables
-(:class:`backtest.rules.ashare.MarketRules`), so the store's limits and the engine's rules
-cannot drift apart; a test also holds the results equal.
+The percentages and unlimited sessions are read from the market rules' dated tables
+(:class:`backtest.rules.ashare.MarketRules`, the one home the engine and the scenario read too),
+so the store's limits and the rules cannot drift apart; a test also holds the results equal.
 """
 
 from __future__ import annotations
@@ -293,7 +293,7 @@ def add_limit_prices(
     calendar
         The sessions, to count sessions since listing.
     rules
-        The market rules whose dated limit tables apply (the engine's own).
+        The market rules whose dated limit tables apply (by default the preset's equities).
 
     Returns
     -------
