@@ -31,8 +31,8 @@ import numpy as np
 import polars as pl
 
 from backtest.analytics.attribution_market import CASH_BENCHMARK
+from backtest.core.ids import CSI500, CSI1000, MICROCAP
 from backtest.engine import Engine, EngineConfig, MarketData, Result, Strategy
-from backtest.market.schema import CSI500, CSI1000, MICROCAP
 
 if TYPE_CHECKING:
     from backtest.runs import RunStore

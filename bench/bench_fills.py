@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 
-from backtest.engine.rules import CHINA_A_2023_2024
 from backtest.execution.fill_nb import (
     BookOrders,
     Charges,
@@ -31,6 +30,7 @@ from backtest.execution.fill_nb import (
     fill_session_nb,
     fill_session_py,
 )
+from backtest.rules.presets import CHINA_A_2023_2024
 
 Session = tuple[StockSession, Charges, BookOrders]
 
@@ -38,7 +38,7 @@ Session = tuple[StockSession, Charges, BookOrders]
 def make_session(n: int, rng: np.random.Generator, books: int = 1) -> Session:
     """Return the kernel's records for one random but realistic session (``books`` books)."""
     boards = rng.choice(4, n, p=[0.6, 0.25, 0.1, 0.05])
-    lot, minimum = CHINA_A_2023_2024.lot_arrays(boards)
+    lot, minimum = CHINA_A_2023_2024.equities.lot_arrays(boards)
     reference = np.exp(rng.normal(2.5, 0.8, n))
     pct = np.where(boards == 0, 0.10, 0.20)
     locked = rng.random(n) < 0.03
@@ -56,8 +56,8 @@ def make_session(n: int, rng: np.random.Generator, books: int = 1) -> Session:
         min_lot=np.ascontiguousarray(minimum, dtype=np.int64),
     )
     charges = Charges(
-        commission_rate=CHINA_A_2023_2024.commission_rate,
-        min_commission=CHINA_A_2023_2024.min_commission_cny,
+        commission_rate=CHINA_A_2023_2024.equities.commission_rate,
+        min_commission=CHINA_A_2023_2024.equities.min_commission_cny,
         stamp_duty_rate=0.0005,
         transfer_fee_rate=0.00001,
         impact_coefficient=0.8,

@@ -29,8 +29,8 @@ from backtest.analytics.attribution import attribute_book
 from backtest.analytics.attribution_market import prepare_market
 from backtest.analytics.compare import compare
 from backtest.analytics.report import write_report
+from backtest.core.ids import CSI300, CSI500, CSI1000, CSI2000, MICROCAP
 from backtest.engine import Context, Engine, EngineConfig, MarketData, Strategy
-from backtest.market.schema import CSI300, CSI500, CSI1000, CSI2000, MICROCAP
 
 
 def build_market(n: int, t: int, seed: int = 7) -> MarketData:

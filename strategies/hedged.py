@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from backtest.engine.futures import RollRule
+from backtest.core.ids import FUTURES_PRODUCTS, FUTURES_UNDERLYING
 from backtest.engine.hedging import FinancingConfig, FuturesConfig
-from backtest.engine.margin import FeeSchedule, MarginSchedule
 from backtest.engine.strategy import Context, Strategy
-from backtest.market.schema import FUTURES_PRODUCTS, FUTURES_UNDERLYING
+from backtest.rules.cffex import FeeSchedule, MarginSchedule
+from backtest.rules.roll import RollRule
 from strategies.long_only import IndexEnhancedParams, enhanced_targets
 
 __all__ = ["DMA", "DMAParams", "MarketNeutral", "MarketNeutralParams"]

@@ -12,8 +12,8 @@ from typing import Literal
 
 import numpy as np
 
+from backtest.core.ids import CSI300, CSI500, CSI1000, CSI2000, MICROCAP
 from backtest.engine.strategy import Context, Strategy
-from backtest.market.schema import CSI300, CSI500, CSI1000, CSI2000, MICROCAP
 from strategies.construction import enhanced_weights, limit_turnover, smallest_equal_weight
 from strategies.signals import combine_scores, log_size, reversal, turnover
 

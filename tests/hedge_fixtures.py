@@ -15,9 +15,10 @@ import numpy as np
 import polars as pl
 
 from backtest.engine import Context, MarketData, Strategy
-from backtest.engine.futures import contract_expiry, contract_name, futures_panel
+from backtest.engine.futures import futures_panel
 from backtest.engine.hedging import FinancingConfig, FuturesConfig
 from backtest.market.calendar import sessions
+from backtest.rules.cffex import contract_expiry, contract_name
 
 START, END = "2023-11-01", "2024-04-30"
 
@@ -30,7 +31,12 @@ def futures_market(
     crash_return: float = -0.2,
     locked_after_crash: bool = False,
     untradable_open: dict[str, str] | None = None,
+    open_interest: dict[str, tuple[str, int]] | None = None,
 ) -> MarketData:
+    """A small market with CSI 500 stocks and IC contracts (open interest 1000 each).
+
+    ``open_interest`` maps a contract to ``(first date, open interest)`` to raise it from then.
+    """
     rng = np.random.default_rng(seed)
     dates = sessions(START, END)
     all_days = sessions(START, "2024-12-31")
@@ -66,7 +72,11 @@ def futures_market(
             opening = round(index_open[t] + basis, 1)
             if untradable_open and untradable_open.get(name) == str(day):
                 opening = None
-            rows.append((day.item(), name, opening, price, price, 1000, expiry.item()))
+            interest = 1000
+            if open_interest and name in open_interest:
+                since, value = open_interest[name]
+                interest = value if day >= np.datetime64(since) else interest
+            rows.append((day.item(), name, opening, price, price, interest, expiry.item()))
     frame = pl.DataFrame(
         rows,
         schema={

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from backtest.core.ids import FUTURES_UNDERLYING
 from backtest.market.scenario.targets import load_targets
-from backtest.market.schema import FUTURES_UNDERLYING
 
 
 def close_errors(frames: dict[str, pl.DataFrame]) -> pl.DataFrame:

@@ -80,8 +80,8 @@ def test_replay_table_prints_every_book_with_units(replay):
 
 
 def test_neutral_book_rolls_its_ic_hedge_on_the_real_calendar_roll_dates(replay):
-    from backtest.engine.futures import RollRule, roll_schedule
     from backtest.market.calendar import sessions
+    from backtest.rules.roll import RollRule, roll_schedule
 
     market, results, _, _ = replay
     plan = roll_schedule(

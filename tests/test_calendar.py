@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from backtest.market import calendar
-from backtest.market.calendar import futures_expiry, listed_contracts, sessions, third_friday
+from backtest.market.calendar import all_sessions, sessions
+from backtest.rules.cffex import futures_expiry, listed_months, third_friday
 
 
 def test_doctests_pass() -> None:
@@ -49,13 +50,13 @@ def test_third_friday(year: int, month: int, expected: dt.date) -> None:
 
 def test_expiry_rolls_past_a_holiday_friday() -> None:
     assert third_friday(2024, 2) == dt.date(2024, 2, 16)
-    assert futures_expiry(2024, 2) == dt.date(2024, 2, 19)
+    assert futures_expiry(2024, 2, all_sessions()) == dt.date(2024, 2, 19)
 
 
 def test_listed_contracts_follow_the_cffex_rule() -> None:
-    nearest = [(y, m) for y, m, _ in listed_contracts("2024-03-15")]
+    nearest = [(y, m) for y, m, _ in listed_months("2024-03-15", all_sessions())]
     assert nearest == [(2024, 3), (2024, 4), (2024, 6), (2024, 9)]  # expiry day still lists 2403
-    after = [(y, m) for y, m, _ in listed_contracts("2024-03-18")]
+    after = [(y, m) for y, m, _ in listed_months("2024-03-18", all_sessions())]
     assert after == [(2024, 4), (2024, 5), (2024, 6), (2024, 9)]
-    december = [(y, m) for y, m, _ in listed_contracts("2024-12-31")]
+    december = [(y, m) for y, m, _ in listed_months("2024-12-31", all_sessions())]
     assert december == [(2025, 1), (2025, 2), (2025, 3), (2025, 6)]

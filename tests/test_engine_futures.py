@@ -8,8 +8,8 @@ import pytest
 from hedge_fixtures import ShortFutures, ShortParams, futures_market
 
 from backtest.engine import Engine, EngineConfig, FuturesConfig
-from backtest.engine.futures import RollRule, roll_schedule
 from backtest.market.calendar import sessions
+from backtest.rules.roll import RollRule, roll_schedule
 
 
 def _run(market, params: ShortParams):
@@ -174,3 +174,41 @@ def test_hedged_and_stock_only_results_share_one_store_and_load_exactly(
     assert Result.load(path, "hedged").equals(hedged)
     assert Result.load(path, "plain").equals(plain)
     assert Result.load(path, "plain-again").equals(plain)
+
+
+def test_engine_rolls_to_the_main_contract_by_the_previous_sessions_open_interest() -> None:
+    # IC2403 leads open interest from 2023-12-01; all other contracts hold 1000 each
+    market = futures_market(open_interest={"IC2403": ("2023-12-01", 5000)})
+    rule = RollRule(target="main")
+    strategy, result = _run(
+        market, ShortParams(contracts=-10, futures=FuturesConfig(roll_rule=rule))
+    )
+    held = _held(strategy)[1:]  # the first order fills at the second session's open
+    plan = roll_schedule(
+        rule,
+        "IC",
+        sessions("2023-11-01", "2024-12-31"),
+        start="2023-11-01",
+        end="2024-04-30",
+        futures=market.futures.open_interest("IC"),
+    )
+    assert held == list(zip(plan["date"].cast(pl.String), plan["contract"], strict=True))[1:]
+    contracts = list(dict.fromkeys(contract for _, contract in held))
+    assert contracts == ["IC2311", "IC2312", "IC2403", "IC2404", "IC2405"]
+    # the switch to the most held contract comes the session after it leads, not on the day
+    assert ("2023-12-01", "IC2312") in held and ("2023-12-04", "IC2403") in held
+    roll_days = result.daily.filter(pl.col("roll") != 0)["date"].cast(pl.String).to_list()
+    assert roll_days == plan.filter(pl.col("is_roll"))["date"].cast(pl.String).to_list()
+
+
+def test_main_contract_roll_needs_the_futures_open_interest(market) -> None:
+    panel = market.futures
+    values = {k: v for k, v in panel.values.items() if k != "open_interest"}
+    with pytest.raises(ValueError, match="open_interest"):
+        type(panel)(
+            dates=panel.dates,
+            contracts=panel.contracts,
+            expiry=panel.expiry,
+            multiplier=panel.multiplier,
+            values=values,
+        ).open_interest("IC")

@@ -11,6 +11,7 @@ from engine_fixtures import synthetic_market
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from backtest.core.ids import board_of
 from backtest.engine import MarketData
 from backtest.engine.market_data import (
     derive_nb,
@@ -18,7 +19,6 @@ from backtest.engine.market_data import (
     rolling_moment_nb,
     rolling_moment_py,
 )
-from backtest.market.schema import board_of
 from backtest.market.store import Store
 
 

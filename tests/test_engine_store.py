@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from engine_fixtures import Momentum, MomentumParams
 
+from backtest.core.ids import CSI1000, MICROCAP
 from backtest.engine import Engine, EngineConfig, MarketData, Result
-from backtest.market.schema import CSI1000, MICROCAP
 from backtest.market.store import Store
 
 

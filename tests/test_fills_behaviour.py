@@ -13,8 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis_profiles import invariant_settings
 
-from backtest.engine.rules import BOARD_CODES, CHINA_A_2023_2024
 from backtest.execution.fills import FillBatch, FillStatus, fill_orders
+from backtest.rules.ashare import BOARD_CODES
+from backtest.rules.presets import CHINA_A_2023_2024
 
 
 def one(
@@ -32,7 +33,7 @@ def one(
     **scalars: Any,
 ) -> FillBatch:
     """Fill a single stock's order (no costs and no impact unless given)."""
-    lot, minimum = CHINA_A_2023_2024.lot_arrays(np.array([BOARD_CODES[board]]))
+    lot, minimum = CHINA_A_2023_2024.equities.lot_arrays(np.array([BOARD_CODES[board]]))
     settings: dict[str, Any] = {
         "impact_coefficient": 0.0,
         "commission_rate": 0.0,
@@ -204,7 +205,7 @@ def test_minimum_commission_applies_to_small_orders() -> None:
     ("day", "rate"), [(dt.date(2023, 8, 25), 0.001), (dt.date(2023, 8, 28), 0.0005)]
 )
 def test_stamp_duty_on_sells_follows_the_dated_rule(day: dt.date, rate: float) -> None:
-    rules = CHINA_A_2023_2024
+    rules = CHINA_A_2023_2024.equities
     sell = one(
         -1_000,
         held=1_000,

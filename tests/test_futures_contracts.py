@@ -9,19 +9,19 @@ import numpy as np
 import polars as pl
 import pytest
 
-from backtest.engine.futures import (
+from backtest.engine.futures import fill_futures_orders
+from backtest.engine.futures_hedge import annualised_basis, hedge_contracts, main_contracts
+from backtest.market.calendar import sessions
+from backtest.rules.cffex import (
     SPECS,
-    RollRule,
+    FeeSchedule,
+    MarginSchedule,
     contract_expiry,
     contract_name,
-    fill_futures_orders,
     listed_contracts,
     parse_contract,
-    roll_schedule,
 )
-from backtest.engine.futures_hedge import annualised_basis, hedge_contracts, main_contracts
-from backtest.engine.margin import FeeSchedule, MarginSchedule
-from backtest.market.calendar import sessions
+from backtest.rules.roll import RollRule, roll_schedule
 
 CALENDAR = sessions("2022-12-01", "2025-12-31")
 

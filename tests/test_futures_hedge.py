@@ -9,10 +9,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from backtest.engine.futures import RollRule, roll_schedule
+from backtest.core.ids import FUTURES_UNDERLYING
 from backtest.engine.futures_hedge import basis_table, hedge_lines, main_contracts
 from backtest.market.calendar import sessions
-from backtest.market.schema import FUTURES_UNDERLYING
+from backtest.rules.roll import RollRule, roll_schedule
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 REAL_FUTURES = REAL / "cffex_futures_daily_2022_12_to_2024_12.csv"

@@ -8,9 +8,10 @@ import pytest
 
 from backtest.engine.futures import FuturesPanel, fill_futures_orders, futures_panel
 from backtest.engine.futures_nb import SETTLE_FINAL
-from backtest.engine.margin import FeeSchedule, MarginSchedule, settle_session
+from backtest.engine.margin import settle_session
 from backtest.market.calendar import sessions
 from backtest.market.store import Store
+from backtest.rules.cffex import FeeSchedule, MarginSchedule
 
 DAYS = sessions("2024-02-01", "2024-02-21")  # IC2402 expires 2024-02-19 (after the holiday)
 IC2402 = [5000.0, 4900.0, 4700.0, 4800.0, 4850.0, 4870.0, 4890.0]  # last: final settle

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from backtest.engine import FinancingConfig
-from backtest.engine.futures import RollRule
+from backtest.rules.roll import RollRule
 from strategies.hedged import DMA, DMAParams, DrawdownStop, MarketNeutral, MarketNeutralParams
 from strategies.long_only import IndexEnhancedParams
 

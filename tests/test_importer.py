@@ -22,6 +22,8 @@ from backtest.market.importer import (
     import_frame,
 )
 from backtest.market.store import Store
+from backtest.rules.ashare import BOARD_CODES
+from backtest.rules.presets import CHINA_A_2023_2024
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 REAL_BARS = REAL / "ashare_mainboard_daily_qfq_2022_12_to_2024_12.parquet"
@@ -257,8 +259,7 @@ def test_limits_are_within_half_a_tick_of_the_exact_band(pre_close: float, board
     assert abs(out["limit_down"] - pre_close * (1 - fraction)) <= 0.005 + 1e-6
 
 
-def test_limits_agree_with_the_engine_rules_when_present() -> None:
-    rules = pytest.importorskip("backtest.engine.rules")
+def test_limits_agree_with_the_market_rules() -> None:
     pre_close = np.array([10.05, 7.77, 33.33, 101.01])
     boards = ["main", "chinext", "star", "bse"]
     symbols = ["600000", "300001", "688001", "430001"]
@@ -270,8 +271,8 @@ def test_limits_agree_with_the_engine_rules_when_present() -> None:
         schema_overrides={"list_date": pl.Date},
     )
     ours = add_limit_prices(frame, instruments, CALENDAR)
-    codes = np.array([rules.BOARD_CODES[b] for b in boards])
-    up, down = rules.CHINA_A_2023_2024.limit_prices(
+    codes = np.array([BOARD_CODES[b] for b in boards])
+    up, down = CHINA_A_2023_2024.equities.limit_prices(
         pre_close, codes, np.zeros(4, dtype=bool), np.full(4, 100), DAYS[-1]
     )
     np.testing.assert_allclose(ours["limit_up"].to_numpy(), up)

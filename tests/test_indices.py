@@ -4,6 +4,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from backtest.core.ids import MICROCAP
 from backtest.market import indices
 from backtest.market.calendar import sessions
 from backtest.market.indices import (
@@ -14,7 +15,7 @@ from backtest.market.indices import (
     review_dates,
     review_tiers,
 )
-from backtest.market.schema import INDEX_WEIGHTS, MICROCAP
+from backtest.market.schema import INDEX_WEIGHTS
 
 
 def test_doctests_pass() -> None:

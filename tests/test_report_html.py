@@ -23,8 +23,8 @@ from backtest.analytics.report import (
     report_main,
     write_report,
 )
+from backtest.core.ids import board_of
 from backtest.engine import MarketData, Result
-from backtest.market.schema import board_of
 from backtest.market.store import Store
 
 

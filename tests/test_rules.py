@@ -11,16 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backtest.engine.rules import (
-    BOARD_CODES,
-    CHINA_A_2023_2024,
-    BoardRules,
-    MarketRules,
-    limit_price_round,
-    rate_on,
-)
+from backtest.rules.ashare import BOARD_CODES, BoardRules, MarketRules, limit_price_round
+from backtest.rules.dated import value_on
+from backtest.rules.presets import CHINA_A_2023_2024
 
-RULES = CHINA_A_2023_2024
+RULES = CHINA_A_2023_2024.equities
 DAY = dt.date(2024, 2, 5)
 MAIN, CHINEXT, STAR, BSE = (BOARD_CODES[b] for b in ("main", "chinext", "star", "bse"))
 
@@ -127,7 +122,7 @@ def test_rules_reject_tables_out_of_order_or_out_of_range() -> None:
     with pytest.raises(ValueError, match="min_buy_shares"):
         BoardRules(limit_pct=((DAY, 0.1),), limit_pct_st=((DAY, 0.05),), min_buy_shares=1)
     with pytest.raises(ValueError, match="no row in force"):
-        rate_on(((DAY, 0.1),), dt.date(2000, 1, 1))
+        value_on(((DAY, 0.1),), dt.date(2000, 1, 1))
 
 
 def test_limit_price_round_goes_half_up() -> None:
@@ -163,3 +158,27 @@ def test_limit_prices_match_the_source_loaders_derivation(
     up, down = RULES.limit_prices(np.array(pre_close), codes, is_st, np.full(n, 1_000), day)
     np.testing.assert_array_equal(theirs["limit_up"].to_numpy(), up)
     np.testing.assert_array_equal(theirs["limit_down"].to_numpy(), down)
+
+
+def test_rules_and_core_import_nothing_above_them() -> None:
+    # layers import downward only: core < rules < market < engine < strategies/analytics < apps
+    import ast
+    from pathlib import Path
+
+    import backtest
+
+    root = Path(backtest.__file__).parent
+    for layer, allowed in (
+        ("core", ("backtest.core",)),
+        ("rules", ("backtest.core", "backtest.rules")),
+    ):
+        for path in sorted((root / layer).glob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = []
+                if isinstance(node, ast.ImportFrom) and node.module:
+                    names = [node.module]
+                elif isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                for name in names:
+                    if name == "backtest" or name.startswith("backtest."):
+                        assert name.startswith(allowed), f"{path.name} imports {name}"

@@ -5,7 +5,7 @@ import polars as pl
 import pytest
 from scenario_checks import bar_violations
 
-from backtest.market.schema import board_of
+from backtest.core.ids import board_of
 
 LIMITS = {"main": 0.10, "chinext": 0.20, "star": 0.20, "bse": 0.30}
 
@@ -21,25 +21,42 @@ def test_every_bar_respects_ohlc_order_limits_lots_and_suspension(scenario_frame
 
 
 def test_limit_prices_follow_the_board_rules(scenario_frames) -> None:
+    # ST is 5 % on the main board only (ChiNext and STAR keep 20 %, BSE 30 %), and limit prices
+    # round half up to the tick (rules.ashare); tests/test_scenario_limits.py holds them exactly
     bars = _with_board(scenario_frames["bars"].filter(pl.col("limit_up").is_not_null()))
-    pct = pl.when(pl.col("is_st")).then(0.05).otherwise(pl.col("board").replace_strict(LIMITS))
-    expected_up = (pl.col("pre_close") * (1 + pct)).round(2)
-    expected_down = (pl.col("pre_close") * (1 - pct)).round(2)
+    board_pct = pl.col("board").replace_strict(LIMITS)
+    pct = pl.when(pl.col("is_st") & (pl.col("board") == "main")).then(0.05).otherwise(board_pct)
+
+    def tick(price: pl.Expr) -> pl.Expr:
+        return (price * 100 + 0.5 + 1e-7).floor() / 100
+
+    expected_up = tick(pl.col("pre_close") * (1 + pct))
+    expected_down = tick(pl.col("pre_close") * (1 - pct)).clip(lower_bound=0.01)
     wrong = bars.filter(
-        ((pl.col("limit_up") - expected_up).abs() > 0.0051)
-        | ((pl.col("limit_down") - expected_down).abs() > 0.0051)
+        ((pl.col("limit_up") - expected_up).abs() > 1e-9)
+        | ((pl.col("limit_down") - expected_down).abs() > 1e-9)
     )
     assert wrong.height == 0, wrong.head()
+    st_elsewhere = bars.filter(pl.col("is_st") & (pl.col("board") != "main"))
+    assert st_elsewhere.height > 0
 
 
-def test_new_listings_trade_without_limit_for_five_sessions(scenario_frames) -> None:
+def test_new_listings_trade_without_limit_for_their_boards_first_sessions(scenario_frames) -> None:
+    # no limit for 5 sessions on STAR, ChiNext and (listed from 2023-04-10) the main board; for
+    # 1 session (the listing day) on the BSE and for earlier main-board listings (rules.ashare)
     listings = scenario_frames["instruments"].filter(pl.col("list_date") >= pl.date(2023, 1, 3))
     assert 280 <= listings.filter(pl.col("list_date").dt.year() == 2023).height <= 320
     assert 80 <= listings.filter(pl.col("list_date").dt.year() == 2024).height <= 120
-    bars = scenario_frames["bars"].join(listings.select("symbol"), on="symbol")
+    one_session = (pl.col("board") == "bse") | (
+        (pl.col("board") == "main") & (pl.col("list_date") < pl.date(2023, 4, 10))
+    )
+    spell = pl.when(one_session).then(1).otherwise(5)
+    listings = listings.with_columns(spell=spell)
+    assert set(listings["spell"]) == {1, 5}
+    bars = scenario_frames["bars"].join(listings.select("symbol", "spell"), on="symbol")
     numbered = bars.sort("date").with_columns(session=pl.int_range(pl.len()).over("symbol"))
-    early = numbered.filter(pl.col("session") < 5)
-    later = numbered.filter(pl.col("session") >= 5)
+    early = numbered.filter(pl.col("session") < pl.col("spell"))
+    later = numbered.filter(pl.col("session") >= pl.col("spell"))
     assert early["limit_up"].null_count() == early.height
     assert later["limit_up"].null_count() == 0
     first = numbered.filter(pl.col("session") == 0)

@@ -5,8 +5,8 @@ import polars as pl
 import pytest
 from scenario_checks import close_errors, main_contract_basis
 
+from backtest.core.ids import CSI2000, INDEX_CODES, MICROCAP
 from backtest.market.scenario.targets import load_targets
-from backtest.market.schema import CSI2000, INDEX_CODES, MICROCAP
 
 TOLERANCE = 0.005
 

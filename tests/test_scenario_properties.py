@@ -6,6 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scenario_checks import bar_violations, close_errors
 
+from backtest.core.ids import MICROCAP
 from backtest.market.indices import IndexSizes
 from backtest.market.scenario import ScenarioConfig, generate
 from backtest.market.scenario.returns import (
@@ -15,7 +16,6 @@ from backtest.market.scenario.returns import (
     solve_shift_nb,
     solve_shift_py,
 )
-from backtest.market.schema import MICROCAP
 
 
 @st.composite

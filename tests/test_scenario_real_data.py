@@ -4,8 +4,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from backtest.market.calendar import listed_contracts, sessions
+from backtest.market.calendar import all_sessions, sessions
 from backtest.market.scenario.futures import main_contract
+from backtest.rules.cffex import listed_months
 
 pytestmark = pytest.mark.real_data
 
@@ -24,7 +25,7 @@ def test_main_contract_rule_matches_the_largest_real_open_interest(real_data_dir
     days = sessions("2023-01-03", "2025-12-31")
     rule = {}
     for day in sessions("2023-01-03", "2024-12-31"):
-        contracts = listed_contracts(day)
+        contracts = listed_months(day, all_sessions())
         left = [
             int(np.searchsorted(days, np.datetime64(e, "D")) - np.searchsorted(days, day))
             for *_, e in contracts

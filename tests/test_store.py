@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backtest.market.schema import TABLES, board_of
+from backtest.core.ids import board_of
+from backtest.market.schema import TABLES
 from backtest.market.store import Store, StoreValidationError
 
 SESSIONS = [dt.date(2024, 2, 1), dt.date(2024, 2, 2), dt.date(2024, 2, 5), dt.date(2024, 2, 6)]

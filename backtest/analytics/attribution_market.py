@@ -27,7 +27,7 @@ from backtest.analytics.factors import (
     factor_returns,
     style_exposures,
 )
-from backtest.market.schema import CSI300, CSI500, CSI1000, CSI2000, MICROCAP
+from backtest.core.ids import CSI300, CSI500, CSI1000, CSI2000, MICROCAP
 
 if TYPE_CHECKING:
     from backtest.engine.market_data import MarketData

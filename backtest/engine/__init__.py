@@ -1,4 +1,8 @@
-"""The engine: clock, event loop, strategies, orders, ledger, results; A-share rules and fills.
+"""The engine: clock, event loop, strategies, orders, ledger, results, fills and futures accounts.
+
+Market rules (costs, limits, lots, CFFEX specs, margin, fees, rolls) are not the engine's: it
+reads them from :mod:`backtest.rules` (``EngineConfig.rules`` defaults to the equities of
+:data:`backtest.rules.presets.CHINA_A_2023_2024`).
 
 >>> from backtest.engine import Engine, EngineConfig, MarketData, Strategy, Context
 """

@@ -19,13 +19,14 @@ from typing import Any, Literal
 
 import numpy as np
 
-from backtest.engine.rules import CHINA_A_2023_2024, MarketRules
 from backtest.execution.models import (
     ImpactModel,
     LiquidityModel,
     ParticipationCap,
     SquareRootImpact,
 )
+from backtest.rules.ashare import MarketRules
+from backtest.rules.presets import CHINA_A_2023_2024
 
 #: Where queued orders execute: the session's open, or its VWAP (``amount / volume``).
 ExecutionPrice = Literal["open", "vwap"]
@@ -56,7 +57,8 @@ class EngineConfig:
     adv_window
         Sessions in the rolling average daily volume (ADV), >= 1.
     rules
-        A-share market rules as dated data (stamp duty, fees, lots).
+        A-share market rules as dated data (stamp duty, fees, lots); by default the equities
+        of the preset :data:`backtest.rules.presets.CHINA_A_2023_2024`.
     liquidity, impact
         The Exchange's models (:mod:`backtest.execution.models`). ``None`` (default): each
         book alone may take ``participation_cap`` of the volume
@@ -73,7 +75,7 @@ class EngineConfig:
     initial_cash: float = 1e8
     volatility_window: int = 20
     adv_window: int = 20
-    rules: MarketRules = field(default=CHINA_A_2023_2024)
+    rules: MarketRules = field(default=CHINA_A_2023_2024.equities)
     liquidity: LiquidityModel | None = None
     impact: ImpactModel | None = None
 

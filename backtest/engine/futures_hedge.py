@@ -32,9 +32,10 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
-from backtest.engine.futures import SPECS, contract_expiry, parse_contract, require_columns
+from backtest.core.ids import FUTURES_UNDERLYING
+from backtest.engine.futures import require_columns
 from backtest.engine.futures_nb import HEDGE_OK, hedge_lines_nb
-from backtest.market.schema import FUTURES_UNDERLYING
+from backtest.rules.cffex import SPECS, contract_expiry, parse_contract
 
 HEDGE_LINE_COLUMNS: tuple[str, ...] = (
     "futures_pnl_cny",
@@ -162,7 +163,7 @@ def hedge_lines(
         One row per session, in order: ``date, contract, position``: the contract and signed
         contracts held at that session's close (``position`` 0 and ``contract`` null when flat).
         A change of contract between two sessions with a position on both is a roll at the
-        second session's price (e.g. :func:`backtest.engine.futures.roll_schedule`).
+        second session's price (e.g. :func:`backtest.rules.roll.roll_schedule`).
     futures
         ``date, contract`` and ``price_column`` (``settle``; the real CFFEX file has closes only,
         pass ``price_column="close"``).

@@ -13,8 +13,9 @@ Session by session (engine phases):
 - ``OPEN``: after the stock fills, futures orders ``target - held`` fill at the contract's open
   (:func:`backtest.engine.futures.fill_futures_orders`: slippage in ticks, CFFEX fees). A hedge
   target is per product and held in the contract the book's :class:`RollRule` names for that
-  session (:func:`backtest.engine.futures.roll_schedule`), so on a roll session the old
-  contract is bought back and the new one sold at the same open.
+  session (:func:`backtest.rules.roll.roll_schedule`; ``target="main"`` reads the futures
+  panel's open interest of the previous session), so on a roll session the old contract is
+  bought back and the new one sold at the same open.
 - ``SETTLE``: every contract held or traded is marked to its settlement price
   (:func:`backtest.engine.margin.settle_session`); the variation margin goes through cash, an
   expiring contract is closed at its final settlement price; the margin requirement is kept.
@@ -31,7 +32,7 @@ Daily lines (CNY, that session; gains positive, costs positive):
   ``roll = - sum_{roll legs} q m (p_fill - S^open_t)`` (the basis given up between the closed
   and the opened contract, slippage included) and ``basis_carry`` the rest: the change of the
   held basis (a short earns while the discount widens and pays as it converges);
-- ``futures_fees``: exchange fees (:class:`~backtest.engine.margin.FeeSchedule`);
+- ``futures_fees``: exchange fees (:class:`~backtest.rules.cffex.FeeSchedule`);
 - ``financing``: interest paid to the broker;
 - ``margin_required`` (CNY), ``futures_notional`` (signed, ``sum q m P_settle``) and
   ``margin_call`` (1.0 on call sessions, else 0.0).
@@ -50,16 +51,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from backtest.engine.futures import (
-    FuturesPanel,
-    RollRule,
-    fill_futures_orders,
-    parse_contract,
-    roll_schedule,
-)
-from backtest.engine.margin import FeeSchedule, MarginSchedule, settle_session
+from backtest.core.ids import FUTURES_PRODUCTS, FUTURES_UNDERLYING
+from backtest.engine.futures import FuturesPanel, fill_futures_orders
+from backtest.engine.margin import settle_session
 from backtest.market import calendar
-from backtest.market.schema import FUTURES_PRODUCTS, FUTURES_UNDERLYING
+from backtest.rules.cffex import FeeSchedule, MarginSchedule, parse_contract
+from backtest.rules.roll import RollRule, roll_schedule
 
 if TYPE_CHECKING:
     from backtest.engine.market_data import MarketData
@@ -213,7 +210,17 @@ class ContractPlan:
                 sessions = calendar.sessions(dates[0], last + np.timedelta64(120, "D"))
             except ValueError:  # past the shipped calendar: the last expiry must still fit
                 sessions = calendar.sessions(dates[0], last)
-            plan = roll_schedule(rule, product, sessions, start=dates[0], end=dates[-1])
+            interest = None
+            if rule.target == "main":  # the most held contract, read from the panel
+                if panel is None:
+                    raise ValueError(
+                        f"RollRule(target='main') for {product} needs the futures' open "
+                        "interest: the market has no futures_bars"
+                    )
+                interest = panel.open_interest(product)
+            plan = roll_schedule(
+                rule, product, sessions, start=dates[0], end=dates[-1], futures=interest
+            )
             if plan.height != dates.size:
                 raise ValueError(
                     f"the market's {dates.size} sessions are not all SSE sessions "

@@ -35,11 +35,11 @@ import numpy as np
 import polars as pl
 from numba import njit
 
+from backtest.core.ids import FUTURES_UNDERLYING, INDEX_CODES, board_of
 from backtest.engine.futures import FuturesPanel, futures_panel
 from backtest.engine.hedging import align_futures
-from backtest.engine.rules import BOARD_CODES
-from backtest.market.schema import FUTURES_UNDERLYING, INDEX_CODES, board_of
 from backtest.market.store import Panel
+from backtest.rules.ashare import BOARD_CODES
 
 FLOAT_FIELDS: tuple[str, ...] = (
     "open",

@@ -306,9 +306,9 @@ class Context:
         ``contracts = round(notional / (S * multiplier))`` with ``S`` the underlying index's
         latest close (:func:`backtest.engine.futures_hedge.hedge_contracts`). Returns them.
         """
+        from backtest.core.ids import FUTURES_UNDERLYING
         from backtest.engine.futures_hedge import hedge_contracts
         from backtest.engine.hedging import check_product
-        from backtest.market.schema import FUTURES_UNDERLYING
 
         check_product(product)
         level = float(self.index_history(FUTURES_UNDERLYING[product], 1)[-1])

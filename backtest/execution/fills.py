@@ -219,7 +219,7 @@ def fill_orders(
     Arguments are the fields of :mod:`backtest.execution.fill_nb`'s records (units there); the
     optional arrays default to "no limit" (NaN), "not locked", "not suspended" and "unknown
     volatility" (the fallback is used). Take the dated cost rates from
-    :class:`~backtest.engine.rules.MarketRules` (``stamp_duty_rate(day)`` and so on).
+    :class:`backtest.rules.ashare.MarketRules` (``stamp_duty_rate(day)`` and so on).
 
     Raises
     ------

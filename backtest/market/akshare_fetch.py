@@ -41,6 +41,7 @@ import numpy as np
 import polars as pl
 from tqdm.auto import tqdm
 
+from backtest.core.ids import CSI300, CSI500, CSI1000, CSI2000
 from backtest.market.akshare_normalise import (
     MalformedResponse,
     normalise_cffex_daily,
@@ -66,7 +67,7 @@ from backtest.market.fetch_log import (
     ensure_fetch_log,
     record_fetch,
 )
-from backtest.market.schema import BARS, CSI300, CSI500, CSI1000, CSI2000
+from backtest.market.schema import BARS
 from backtest.market.store import Store
 
 __all__ = ["SOURCE", "FetchConfig", "FetchReport", "Universe", "fetch_akshare", "methods_needed"]

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 
+from backtest.core.ids import FUTURES_PRODUCTS
 from backtest.market.derive import instruments_from_symbols
-from backtest.market.schema import FUTURES_PRODUCTS
+from backtest.rules.cffex import futures_expiry
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -71,7 +72,7 @@ def normalise_stock_list(
 ) -> pl.DataFrame:
     """Build ``instruments`` rows from the SSE, SZSE and BSE lists (with listing dates).
 
-    Exchange and board follow from the code (:func:`backtest.market.schema.board_of`); the
+    Exchange and board follow from the code (:func:`backtest.core.ids.board_of`); the
     ``delist_date`` is null (the lists hold listed stocks only).
     """
     parts = []
@@ -223,11 +224,6 @@ def normalise_constituents(frame: pd.DataFrame) -> pl.DataFrame:
     )
 
 
-def _third_friday(year: int, month: int) -> dt.date:
-    first = dt.date(year, month, 1)
-    return first + dt.timedelta(days=(4 - first.weekday()) % 7 + 14)
-
-
 def contract_expiry(contract: str, sessions: np.ndarray) -> dt.date:
     """Last trading day of a CFFEX index future: the third Friday, or the next session.
 
@@ -235,19 +231,7 @@ def contract_expiry(contract: str, sessions: np.ndarray) -> dt.date:
     >>> contract_expiry("IC2402", sessions)
     datetime.date(2024, 2, 16)
     """
-    try:
-        from backtest.market.calendar import futures_expiry  # the scenario's rule, one source
-
-        year, month = 2000 + int(contract[2:4]), int(contract[4:6])
-        result: Any = futures_expiry(year, month, sessions)
-        return dt.date.fromisoformat(str(np.datetime64(result, "D")))
-    except ImportError:
-        pass
-    year, month = 2000 + int(contract[2:4]), int(contract[4:6])
-    friday = np.datetime64(_third_friday(year, month), "D")
-    later = sessions[sessions >= friday]
-    chosen = later[0] if len(later) else friday
-    return dt.date.fromisoformat(str(chosen))
+    return futures_expiry(2000 + int(contract[2:4]), int(contract[4:6]), sessions)
 
 
 def normalise_cffex_daily(frame: pd.DataFrame, sessions: np.ndarray) -> pl.DataFrame:

@@ -21,11 +21,11 @@ it is modelled as "no limit" on that one day, which only matters for IPO-day tra
 Limit prices round half up to the tick of 0.01 CNY (exchange rule)::
 
     limit_up   = floor(pre_close * (1 + p) * 100 + 0.5) / 100
-    limit_down = floor(pre_close * (1 - p) * 100 + 0.5) / 100
+    limit_down = max(floor(pre_close * (1 - p) * 100 + 0.5) / 100, 0.01)
 
-The percentages and unlimited sessions are read from the engine's dated tables
-(:class:`backtest.engine.rules.MarketRules`), so the store's limits and the engine's rules
-cannot drift apart; a test also holds the results equal.
+The percentages and unlimited sessions are read from the market rules' dated tables
+(:class:`backtest.rules.ashare.MarketRules`, the one home the engine and the scenario read too),
+so the store's limits and the rules cannot drift apart; a test also holds the results equal.
 """
 
 from __future__ import annotations
@@ -37,13 +37,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from backtest.engine.rules import (
-    BOARD_NAMES,
-    CHINA_A_2023_2024,
-    BoardRules,
-    MarketRules,
-)
-from backtest.market.schema import board_of
+from backtest.core.ids import board_of
+from backtest.rules.ashare import BOARD_NAMES, BoardRules, MarketRules
+from backtest.rules.presets import CHINA_A_2023_2024
 
 __all__ = [
     "CARRIED_FORWARD",
@@ -58,7 +54,7 @@ __all__ = [
 ]
 
 #: Float slack so that 10.05 * 1.1 * 100 + 0.5 lands on the right side of floor(); the same
-#: rounding as :func:`backtest.engine.rules.limit_price_round`, as a polars expression.
+#: rounding as :func:`backtest.rules.ashare.limit_price_round`, as a polars expression.
 _ROUNDING_SLACK = 1e-7
 
 
@@ -261,7 +257,7 @@ def _board_dated_expr(
 ) -> pl.Expr:
     """A polars expression reading a board's dated rule table on each row's ``date``.
 
-    The tables are :class:`backtest.engine.rules.MarketRules`' own, so a rule changed there (a
+    The tables are :class:`backtest.rules.ashare.MarketRules`' own, so a rule changed there (a
     new dated row) changes the derived limits too. ST rows read ``limit_pct_st``.
     """
     expr = pl.lit(default)
@@ -284,7 +280,7 @@ def add_limit_prices(
     bars: pl.DataFrame,
     instruments: pl.DataFrame,
     calendar: np.ndarray,
-    rules: MarketRules = CHINA_A_2023_2024,
+    rules: MarketRules = CHINA_A_2023_2024.equities,
 ) -> pl.DataFrame:
     """Add ``limit_up`` and ``limit_down`` from ``pre_close``, board, ST flag and listing age.
 
@@ -297,7 +293,7 @@ def add_limit_prices(
     calendar
         The sessions, to count sessions since listing.
     rules
-        The market rules whose dated limit tables apply (the engine's own).
+        The market rules whose dated limit tables apply (by default the preset's equities).
 
     Returns
     -------

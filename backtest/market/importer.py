@@ -37,6 +37,7 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
+from backtest.core.ids import board_of
 from backtest.market.calendar import all_sessions
 from backtest.market.derive import instruments_from_symbols
 from backtest.market.import_merge import (
@@ -66,7 +67,7 @@ from backtest.market.import_read import (
     read_rows,
     to_int64,
 )
-from backtest.market.schema import BARS, TABLES, board_of
+from backtest.market.schema import BARS, TABLES
 from backtest.market.store import Store, WriteMode
 
 __all__ = [

@@ -36,10 +36,9 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from backtest.market.schema import CSI300, CSI500, CSI1000, CSI2000, MICROCAP
+from backtest.core.ids import CSI300, CSI500, CSI1000, CSI2000, MICROCAP, SSE50
 
 __all__ = [
-    "SSE50",
     "TIER_CODES",
     "IndexSizes",
     "build_index_weights",
@@ -51,7 +50,6 @@ __all__ = [
     "tier_weights",
 ]
 
-SSE50 = "000016"
 #: Tier number (1..4) -> index code; tier 0 is "in no CSI index".
 TIER_CODES: dict[int, str] = {1: CSI300, 2: CSI500, 3: CSI1000, 4: CSI2000}
 

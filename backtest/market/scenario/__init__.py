@@ -8,7 +8,8 @@ delistings; returns with market-beta, size and liquidity components and idiosync
 indices **built from the generated constituents** (cap-weighted, membership by cap rank with
 semi-annual reviews; the microcap the 400 smallest, equal weight, daily) reproduce the published
 closes in ``data/calibration`` (month ends, every day of the 2024-01-02..2024-03-01 crash window,
-hence the 2024-02-07 year-to-date figures) to well within 0.5 %. Price limits by board with
+hence the 2024-02-07 year-to-date figures) to well within 0.5 %. Price limits by board, ST and
+listing age, read from the market rules (:mod:`backtest.rules.ashare`, as real data's are), with
 multi-day limit locks that carry unfilled moves forward, collapsed volume in locks, liquidity
 drying up in the January-February 2024 panic, suspensions, and IF/IH/IC/IM contracts whose
 main-contract basis follows the published monthly and crash-window figures.

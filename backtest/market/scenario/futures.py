@@ -3,7 +3,7 @@
 Model
 -----
 - Listed contracts each session by the CFFEX rule
-  (:func:`backtest.market.calendar.listed_contracts`): current month, next month, next two
+  (:func:`backtest.rules.cffex.listed_months`): current month, next month, next two
   quarter months; expiry on the third Friday, rolled to the next session past holidays.
 - **Main contract** (largest open interest): the nearest quarter-month contract with more than
   5 sessions to expiry, then the next quarter month. This is the rule the real 2023-2024 CFFEX
@@ -26,8 +26,9 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
-from backtest.market.calendar import listed_contracts
+from backtest.market.calendar import all_sessions
 from backtest.market.schema import FUTURES_BARS
+from backtest.rules.cffex import listed_months
 
 __all__ = ["MAIN_ROLL_SESSIONS", "PRODUCT_UNDERLYING_SLOT", "main_contract", "make_futures"]
 
@@ -84,9 +85,10 @@ def make_futures(
     with np.errstate(invalid="ignore", divide="ignore"):
         index_moves = np.abs(np.nan_to_num(close_levels[1:] / close_levels[:-1] - 1.0))
     calendar_days = np.concatenate([session_days, session_days[-1:] + np.arange(1, 200)])
+    exchange_days = all_sessions()
     for row in range(1, len(days)):
         day = session_days[row].astype(dt.date)
-        contracts = listed_contracts(session_days[row])
+        contracts = listed_months(session_days[row], exchange_days)
         expiries = [np.datetime64(e, "D") for _, _, e in contracts]
         left = [int(np.searchsorted(calendar_days, e) - row) for e in expiries]
         main = main_contract(contracts, left)

@@ -15,10 +15,12 @@ Each session ``t`` (Python runs once per session; the work is numpy and a numba 
    bucket: members already in a CSI bucket keep their return, the others share a shift.
    Stocks in no index get a shift interpolated by size between the CSI 2000 and microcap
    shifts.
-3. The realised return is the desired one clipped to the price limits
-   ``round(pre_close * (1 ± pct), 2)`` (none in a new listing's first 5 sessions); the part of
-   a move beyond the limit is carried into the next session (times ``carry_keep``): multi-day
-   limit locks. A suspended stock keeps its price and carries its move.
+3. The realised return is the desired one clipped to the price limits of the market rules
+   (:meth:`backtest.rules.ashare.MarketRules.limit_prices`: the fraction by board, ST and
+   date, rounded half up to the tick; none in a new listing's first sessions, 5 or 1 by board
+   and listing date); the part of a move beyond the limit is carried into the next session
+   (times ``carry_keep``): multi-day limit locks. A suspended stock keeps its price and carries
+   its move.
 4. After the close, memberships are updated: CSI reviews on review dates, the microcap index
    every session (:mod:`backtest.market.indices`).
 """
@@ -40,6 +42,8 @@ from backtest.market.indices import (
 from backtest.market.scenario.config import ScenarioConfig
 from backtest.market.scenario.returns import SOLVED, solve_shift_nb
 from backtest.market.scenario.universe import Universe
+from backtest.rules.ashare import MarketRules
+from backtest.rules.presets import CHINA_A_2023_2024
 
 __all__ = ["INDEX_SLOTS", "MarketPaths", "simulate"]
 
@@ -50,6 +54,8 @@ SSE50_BASE_LEVEL = 2635.47  # approximately SSE 50's close of 2022-12-30; not a 
 UNLIMITED_LOWER = -0.6
 UNLIMITED_UPPER = 3.0
 CARRY_BOUND = 0.3
+#: Sessions since listing given to stocks listed before the base date: past every unlimited spell.
+SEASONED_AGE = 1_000_000
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -99,8 +105,12 @@ def simulate(
     target_levels: np.ndarray,
     generator: np.random.Generator,
     sizes: IndexSizes | None = None,
+    rules: MarketRules = CHINA_A_2023_2024.equities,
 ) -> MarketPaths:
-    """Run the day loop over ``days`` (row 0 = base date) and return the paths."""
+    """Run the day loop over ``days`` (row 0 = base date) and return the paths.
+
+    ``rules`` gives the price limits (by board, ST and listing age) of every session.
+    """
     day_count, n = len(days), len(universe.symbols)
     sizes = sizes or IndexSizes.scaled(n)
     shape = (day_count, n)
@@ -120,7 +130,6 @@ def simulate(
     suspended = _suspensions(config, universe, day_count, generator)
     noise = generator.standard_t(5, size=shape) * np.sqrt(3.0 / 5.0)
     reviews = review_dates(days)
-    limit_pct = universe.limit_pct
     seasoned = universe.list_row == 0
     log_targets = np.log(target_levels)
     target_returns = np.vstack([np.zeros((1, 5)), np.expm1(np.diff(log_targets, axis=0))])
@@ -177,13 +186,19 @@ def simulate(
     for t in range(1, day_count):
         alive = trading[t]
         first_day = universe.list_row == t
-        unlimited = alive & ~seasoned & (t - universe.list_row < 5)
-        unlimited_all[t] = unlimited
         pre = np.where(first_day, universe.price0, close[t - 1])
         pre_close[t] = np.where(alive, pre, np.nan)
-        with np.errstate(invalid="ignore"):
-            down = np.round(pre * (1.0 - limit_pct), 2)
-            up = np.round(pre * (1.0 + limit_pct), 2)
+        up, down = rules.limit_prices(
+            pre_close[t],
+            universe.board,
+            universe.is_st,
+            np.where(seasoned, SEASONED_AGE, t - universe.list_row),
+            days[t],
+            list_dates=universe.list_date,
+        )
+        limited = np.isfinite(up)  # listed, and past its unlimited first sessions
+        unlimited = alive & ~limited
+        unlimited_all[t] = unlimited
         lower = np.where(unlimited, UNLIMITED_LOWER, down / pre - 1.0)
         upper = np.where(unlimited, UNLIMITED_UPPER, up / pre - 1.0)
         stopped = suspended[t]
@@ -230,12 +245,11 @@ def simulate(
         desired = raw + shift
         realised = np.clip(desired, lower, upper)
         new_close = np.round(pre * (1.0 + realised), 2)
-        limited = alive & ~unlimited
         new_close = np.where(limited, np.clip(new_close, down, up), new_close)
         new_close = np.maximum(new_close, 0.01)
         close[t] = np.where(alive, new_close, np.nan)
-        limit_up[t] = np.where(limited, up, np.nan)
-        limit_down[t] = np.where(limited, down, np.nan)
+        limit_up[t] = up
+        limit_down[t] = down
         locked_down[t] = limited & ~stopped & (desired < lower - 1e-12) & (new_close <= down)
         locked_up[t] = limited & ~stopped & (desired > upper + 1e-12) & (new_close >= up)
         desired_all[t] = np.where(alive, desired, np.nan)

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from backtest.market.schema import CSI300, CSI500, CSI1000, CSI2000, MICROCAP
+from backtest.core.ids import CSI300, CSI500, CSI1000, CSI2000, MICROCAP
 
 __all__ = [
     "CALIBRATION_DIR",

@@ -12,7 +12,9 @@ Model
   over-represented among the largest (as in the market).
 - **Listings**: 6 % of the stocks list in 2023 and 2 % in 2024 (300 and 100 at 5,000) at a
   random session; **delistings**: 0.8 % (40), three quarters of them ST.
-- **ST**: 3 %, drawn from the smaller half; the flag is constant over the period.
+- **ST**: 3 %, drawn from the smaller half; the flag is constant over the period. Price limits
+  by board, ST and listing age are the market rules' (:mod:`backtest.rules.ashare`), applied in
+  :mod:`backtest.market.scenario.simulate`.
 - **Characteristics**: market beta ``N(1, 0.25)`` clipped to [0.3, 2]; illiquidity, a unit
   score correlated (-0.6) with log size; idiosyncratic volatility that falls with size; float
   ratio 0.3-1.0 (0.15-0.35 for new listings, whose shares are mostly locked up).
@@ -29,14 +31,12 @@ import numpy as np
 import polars as pl
 
 from backtest.market.scenario.config import ScenarioConfig
+from backtest.rules.ashare import BOARD_NAMES
 
 __all__ = ["Universe", "make_universe"]
 
-BOARD_NAMES: tuple[str, ...] = ("main", "chinext", "star", "bse")
+#: Share of each board (in the order of ``BOARD_NAMES``: main, chinext, star, bse).
 BOARD_SHARES = np.array([0.60, 0.25, 0.10, 0.05])
-#: Price limit of each board (main, chinext, star, bse); ST overrides with 5 %.
-BOARD_LIMITS = np.array([0.10, 0.20, 0.20, 0.30])
-ST_LIMIT = 0.05
 _SYLLABLES = (
     "Hua Xin Zhong Tian Guo Jin Long Hai Kang Da Rui Feng Tong Yuan Sheng Hong Cheng Ming "
     "Bao An Heng Yu Xing Chang Fu Jia Tai Ke Lian Shen"
@@ -61,7 +61,7 @@ class Universe:
     symbols: np.ndarray
     names: np.ndarray
     exchange: np.ndarray
-    board: np.ndarray  # int8 index into BOARD_NAMES
+    board: np.ndarray  # int8 board code (backtest.rules.ashare.BOARD_CODES)
     is_st: np.ndarray
     list_row: np.ndarray
     delist_row: np.ndarray
@@ -74,11 +74,6 @@ class Universe:
     size_score: np.ndarray  # standardised log base cap (0 mean, unit sd)
     idiosyncratic_vol: np.ndarray
     ipo_pop: np.ndarray  # first-day return of new listings (0 for seasoned stocks)
-
-    @property
-    def limit_pct(self) -> np.ndarray:
-        """Price limit as a fraction of the previous close (no-limit days handled elsewhere)."""
-        return np.where(self.is_st, ST_LIMIT, BOARD_LIMITS[self.board])
 
     def instruments_frame(self, days: np.ndarray) -> pl.DataFrame:
         """Rows of the ``instruments`` table."""

@@ -1,9 +1,11 @@
 """A-share trading rules as dated data: costs, price limits, lots (STYLE habit 5).
 
-A rule that changed on a date is a row of a table, never an ``if`` on the date: the stamp-duty
-cut of 2023-08-28 is the second row of :attr:`MarketRules.stamp_duty_sell`. Each table is a
-tuple of rows sorted by their start date; the row in force on a day is the last one starting on
-or before it (:func:`rate_on`).
+The one home of these rules: the engine (costs, lots), the importers (limit prices of real
+bars, :mod:`backtest.market.derive`) and the scenario (limit prices of generated bars) all read
+them from here. A rule that changed on a date is a row of a table, never an ``if`` on the date:
+the stamp-duty cut of 2023-08-28 is the second row of :attr:`MarketRules.stamp_duty_sell`.
+Each table is a tuple of rows sorted by their start date; the row in force on a day is the
+last one starting on or before it (:func:`backtest.rules.dated.value_on`).
 
 Rules in force in 2023-2024, with sources
 -----------------------------------------
@@ -31,11 +33,14 @@ Rules in force in 2023-2024, with sources
   then in steps of 1 (SSE STAR trading rules, art. 3.3.6); BSE at least 100 then steps of 1.
   Odd lots only on sells that empty a position (the fill kernel's rule).
 
+The rules in force over 2023-2024 are ``MarketRules()``, the equities of the preset
+:data:`backtest.rules.presets.CHINA_A_2023_2024`.
+
 >>> import datetime as dt
->>> CHINA_A_2023_2024.stamp_duty_rate(dt.date(2023, 8, 25)), CHINA_A_2023_2024.stamp_duty_rate(
-...     dt.date(2023, 8, 28))
+>>> rules = MarketRules()
+>>> rules.stamp_duty_rate(dt.date(2023, 8, 25)), rules.stamp_duty_rate(dt.date(2023, 8, 28))
 (0.001, 0.0005)
->>> up, down = CHINA_A_2023_2024.limit_prices(
+>>> up, down = rules.limit_prices(
 ...     np.array([10.05]), np.array([0]), np.array([False]), np.array([100]), dt.date(2024, 2, 5))
 >>> float(up[0]), float(down[0])
 (11.06, 9.05)
@@ -43,20 +48,19 @@ Rules in force in 2023-2024, with sources
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from backtest.rules.dated import DatedRows, as_date, check_rows, value_on, values_on
+
 __all__ = [
     "BOARD_CODES",
     "BOARD_NAMES",
-    "CHINA_A_2023_2024",
     "BoardRules",
     "MarketRules",
     "limit_price_round",
-    "rate_on",
 ]
 
 #: Boards as small integer codes for kernels (``board_codes`` arrays).
@@ -67,25 +71,6 @@ BOARD_NAMES: tuple[str, ...] = ("main", "chinext", "star", "bse")
 _ROUNDING_SLACK = 1e-7
 _TICK_CNY = 0.01
 
-DatedRate = tuple[tuple[dt.date, float], ...]
-
-
-def rate_on(table: tuple[tuple[dt.date, float], ...], day: dt.date, *, name: str = "rate") -> float:
-    """Return the value of the dated ``table`` row in force on ``day`` (last start <= day).
-
-    >>> rate_on(((dt.date(2008, 9, 19), 0.001), (dt.date(2023, 8, 28), 0.0005)),
-    ...         dt.date(2023, 8, 27))
-    0.001
-    """
-    day = _as_date(day)
-    starts = [row[0] for row in table]
-    k = bisect.bisect_right(starts, day) - 1
-    if k < 0:
-        raise ValueError(
-            f"{name}: no row in force on {day}; the table starts on {starts[0]}: add an earlier row"
-        )
-    return float(table[k][1])
-
 
 def limit_price_round(price: np.ndarray) -> np.ndarray:
     """Round prices half up to the 0.01 CNY tick (exchange rule for limit prices).
@@ -95,37 +80,6 @@ def limit_price_round(price: np.ndarray) -> np.ndarray:
     """
     ticks = np.floor(np.asarray(price, dtype=np.float64) * 100.0 + 0.5 + _ROUNDING_SLACK)
     return np.round(ticks / 100.0, 2)
-
-
-def _as_date(day: object) -> dt.date:
-    if isinstance(day, dt.datetime):
-        return day.date()
-    if isinstance(day, dt.date):
-        return day
-    if isinstance(day, np.datetime64):
-        value = day.astype("datetime64[D]").item()
-        if isinstance(value, dt.date):
-            return value
-    if isinstance(day, str):
-        return dt.date.fromisoformat(day)
-    raise TypeError(
-        f"expected a date (datetime.date, numpy.datetime64 or 'YYYY-MM-DD'), got {day!r}"
-    )
-
-
-def _check_table(
-    owner: str, name: str, table: tuple[tuple[dt.date, float], ...], high: float
-) -> None:
-    if not table:
-        raise ValueError(f"{owner}.{name} is empty; give at least one (start_date, value) row")
-    starts = [row[0] for row in table]
-    if any(not isinstance(s, dt.date) for s in starts) or starts != sorted(set(starts)):
-        raise ValueError(
-            f"{owner}.{name}: start dates must be dates, strictly increasing: {starts}"
-        )
-    for start, value in table:
-        if not 0.0 <= float(value) <= high:
-            raise ValueError(f"{owner}.{name}: value {value} from {start} must be in [0, {high}]")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -147,17 +101,17 @@ class BoardRules:
         Smallest buy (100, or 200 on STAR).
     """
 
-    limit_pct: DatedRate
-    limit_pct_st: DatedRate
+    limit_pct: DatedRows
+    limit_pct_st: DatedRows
     no_limit_first_sessions: tuple[tuple[dt.date, int], ...] = ((dt.date(1990, 12, 19), 1),)
     lot_size: int = 100
     min_buy_shares: int = 100
 
     def __post_init__(self) -> None:
-        _check_table("BoardRules", "limit_pct", self.limit_pct, 1.0)
-        _check_table("BoardRules", "limit_pct_st", self.limit_pct_st, 1.0)
+        check_rows("BoardRules", "limit_pct", self.limit_pct, 1.0)
+        check_rows("BoardRules", "limit_pct_st", self.limit_pct_st, 1.0)
         sessions = tuple((d, float(v)) for d, v in self.no_limit_first_sessions)
-        _check_table("BoardRules", "no_limit_first_sessions", sessions, 250.0)
+        check_rows("BoardRules", "no_limit_first_sessions", sessions, 250.0)
         if self.lot_size < 1:
             raise ValueError(f"BoardRules.lot_size={self.lot_size} must be >= 1")
         if self.min_buy_shares < self.lot_size:
@@ -225,8 +179,8 @@ class MarketRules:
         lots). Kernels address boards by :data:`BOARD_CODES`.
     """
 
-    stamp_duty_sell: DatedRate = ((dt.date(2008, 9, 19), 0.001), (dt.date(2023, 8, 28), 0.0005))
-    transfer_fee: DatedRate = ((dt.date(2015, 8, 1), 0.00002), (dt.date(2022, 4, 29), 0.00001))
+    stamp_duty_sell: DatedRows = ((dt.date(2008, 9, 19), 0.001), (dt.date(2023, 8, 28), 0.0005))
+    transfer_fee: DatedRows = ((dt.date(2015, 8, 1), 0.00002), (dt.date(2022, 4, 29), 0.00001))
     commission_rate: float = 0.00025
     min_commission_cny: float = 5.0
     main: BoardRules = field(default_factory=_main)
@@ -235,8 +189,8 @@ class MarketRules:
     bse: BoardRules = field(default_factory=_bse)
 
     def __post_init__(self) -> None:
-        _check_table("MarketRules", "stamp_duty_sell", self.stamp_duty_sell, 0.01)
-        _check_table("MarketRules", "transfer_fee", self.transfer_fee, 0.01)
+        check_rows("MarketRules", "stamp_duty_sell", self.stamp_duty_sell, 0.01)
+        check_rows("MarketRules", "transfer_fee", self.transfer_fee, 0.01)
         if not 0.0 <= self.commission_rate <= 0.01:
             raise ValueError(
                 f"MarketRules.commission_rate={self.commission_rate} must be in [0, 0.01]"
@@ -256,26 +210,26 @@ class MarketRules:
 
     def stamp_duty_rate(self, day: dt.date) -> float:
         """Return the stamp duty on sells in force on ``day`` (fraction of traded value)."""
-        return rate_on(self.stamp_duty_sell, day, name="stamp_duty_sell")
+        return value_on(self.stamp_duty_sell, day, name="stamp_duty_sell")
 
     def transfer_fee_rate(self, day: dt.date) -> float:
         """Return the transfer fee (both sides) in force on ``day`` (fraction of traded value)."""
-        return rate_on(self.transfer_fee, day, name="transfer_fee")
+        return value_on(self.transfer_fee, day, name="transfer_fee")
 
     def limit_pct(self, board: str | int, is_st: bool, day: dt.date) -> float:
         """Return the price-limit fraction of a board on ``day`` (ST rows when ``is_st``).
 
-        >>> CHINA_A_2023_2024.limit_pct("main", True, dt.date(2024, 1, 2))
+        >>> MarketRules().limit_pct("main", True, dt.date(2024, 1, 2))
         0.05
         """
         rules = self.board(board)
         table = rules.limit_pct_st if is_st else rules.limit_pct
-        return rate_on(table, day, name="limit_pct")
+        return value_on(table, day, name="limit_pct")
 
     def no_limit_sessions(self, board: str | int, list_date: dt.date) -> int:
         """Return how many first sessions have no limit for a stock listed on ``list_date``."""
         table = tuple((d, float(v)) for d, v in self.board(board).no_limit_first_sessions)
-        return int(rate_on(table, list_date, name="no_limit_first_sessions"))
+        return int(value_on(table, list_date, name="no_limit_first_sessions"))
 
     def limit_prices(
         self,
@@ -305,7 +259,8 @@ class MarketRules:
         list_dates
             Listing dates (``datetime64[D]``) to pick the unlimited-sessions row of each stock's
             listing; by default the row in force on ``day`` (differs only for a stock listed
-            within a few sessions before a rule change).
+            within a few sessions before a rule change). Looked up only for stocks younger than
+            the board's longest unlimited spell, so seasoned stocks may carry any date.
         """
         pre = np.asarray(pre_close, dtype=np.float64)
         codes = np.asarray(board_codes, dtype=np.int64)
@@ -319,9 +274,10 @@ class MarketRules:
             )
         if n and (codes.min() < 0 or codes.max() >= len(BOARD_NAMES)):
             raise ValueError(f"limit_prices: board codes must be in {BOARD_CODES}")
-        day = _as_date(day)
+        day = as_date(day)
         pct = np.empty(n)
-        unlimited = np.empty(n, dtype=np.int64)
+        unlimited = np.zeros(n, dtype=np.int64)
+        listed = None if list_dates is None else np.asarray(list_dates, dtype="datetime64[D]")
         for code, name in enumerate(BOARD_NAMES):
             here = codes == code
             if not here.any():
@@ -329,11 +285,20 @@ class MarketRules:
             pct[here] = np.where(
                 st[here], self.limit_pct(name, True, day), self.limit_pct(name, False, day)
             )
-            if list_dates is None:
+            table = self.board(name).no_limit_first_sessions
+            if listed is None:
                 unlimited[here] = self.no_limit_sessions(name, day)
-            else:
-                listed = np.asarray(list_dates, dtype="datetime64[D]")[here]
-                unlimited[here] = [self.no_limit_sessions(name, _as_date(d)) for d in listed]
+                continue
+            # only a stock younger than the longest unlimited spell can still be unlimited
+            young = here & (age < max(sessions for _, sessions in table))
+            spells = values_on(table, listed[young])
+            if np.isnan(spells).any():
+                first = listed[young][np.isnan(spells)][0]
+                raise ValueError(
+                    f"limit_prices: a {name} stock listed on {first}, before the board's first "
+                    f"no_limit_first_sessions row ({table[0][0]}); check list_dates"
+                )
+            unlimited[young] = spells.astype(np.int64)
         has_limit = age >= unlimited
         up = limit_price_round(pre * (1.0 + pct))
         down = np.maximum(limit_price_round(pre * (1.0 - pct)), _TICK_CNY)
@@ -344,7 +309,7 @@ class MarketRules:
     def lot_arrays(self, board_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(lot_size, min_lot)`` as ``int64`` arrays for the boards of a cross-section.
 
-        >>> [a.tolist() for a in CHINA_A_2023_2024.lot_arrays(np.array([0, 1, 2, 3]))]
+        >>> [a.tolist() for a in MarketRules().lot_arrays(np.array([0, 1, 2, 3]))]
         [[100, 100, 1, 1], [100, 100, 200, 100]]
         """
         codes = np.asarray(board_codes, dtype=np.int64)
@@ -353,7 +318,3 @@ class MarketRules:
         lots = np.array([self.board(b).lot_size for b in BOARD_NAMES], dtype=np.int64)
         minimums = np.array([self.board(b).min_buy_shares for b in BOARD_NAMES], dtype=np.int64)
         return lots[codes], minimums[codes]
-
-
-#: The rules in force over 2023-2024 (the module docstring gives the sources).
-CHINA_A_2023_2024 = MarketRules()
