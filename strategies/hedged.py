@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from backtest.engine.benchmark import Benchmark
 from backtest.engine.futures import RollRule
 from backtest.engine.hedging import FinancingConfig, FuturesConfig
 from backtest.engine.margin import FeeSchedule, MarginSchedule
@@ -97,6 +98,16 @@ class MarketNeutralParams:
 
 class _HedgedBook:
     """Shared logic: an enhanced basket at ``long_gross`` of equity, hedged on rebalance days."""
+
+    def benchmark(self) -> Benchmark:
+        """Cash: a hedged book is an absolute-return product, judged by its own return.
+
+        The futures short takes out the index the basket enhances, so what is left (the
+        basket's excess minus the basis, and for DMA that at ~4x on financing) is sold and
+        measured as absolute return; a DMA book here is hedged too (``hedge_ratio`` 1), not a
+        leveraged long of its index.
+        """
+        return Benchmark.cash()
 
     def _rebalance(
         self,

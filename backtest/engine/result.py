@@ -38,6 +38,8 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from backtest.core.returns import max_drawdown, returns_from_equity
+from backtest.engine.benchmark import Benchmark
 from backtest.engine.fills import FillStatus
 from backtest.engine.hedging import HEDGE_COLUMNS
 from backtest.engine.orders import SessionFills
@@ -151,6 +153,7 @@ class Recorder:
         config: Any,
         data_range: Any,
         run_hash: str,
+        benchmark: Benchmark | None,
         dates: np.ndarray,
         symbols: np.ndarray,
         mark: np.ndarray,
@@ -186,6 +189,7 @@ class Recorder:
             config=config,
             data_range=data_range,
             config_hash=run_hash,
+            benchmark=benchmark,
             complete=complete,
             daily=daily,
             positions=tables.positions_frame,
@@ -289,7 +293,16 @@ def _grow(array: np.ndarray, capacity: int) -> np.ndarray:
 
 #: A frame, or a function that builds it on first access.
 FrameSource = pl.DataFrame | Callable[[], pl.DataFrame]
-_META = ("book", "strategy", "params", "config", "data_range", "config_hash", "complete")
+_META = (
+    "book",
+    "strategy",
+    "params",
+    "config",
+    "data_range",
+    "config_hash",
+    "benchmark",
+    "complete",
+)
 
 
 class Result:
@@ -297,6 +310,10 @@ class Result:
 
     ``params``, ``config`` and ``data_range`` are plain JSON values (dicts); ``config_hash`` is
     the sha256 of their canonical JSON (:func:`backtest.engine.config.config_hash`).
+    ``benchmark`` is what the book is measured against (:class:`Benchmark`, from its
+    :class:`~backtest.engine.book.Book`; ``None`` when the book declared none, or for a result
+    saved before benchmarks were saved). It is not part of ``config_hash``: it changes how a
+    run is judged, not what it computed.
     ``complete`` is False for the partial result of a run stopped by a strategy error.
 
     ``daily`` is built when the run ends; ``positions``, ``fills``, ``backlog`` and
@@ -312,6 +329,7 @@ class Result:
     config: Any
     data_range: Any
     config_hash: str
+    benchmark: Benchmark | None
     complete: bool
     daily: pl.DataFrame
     _frames: dict[str, FrameSource]
@@ -331,6 +349,7 @@ class Result:
         fills: FrameSource,
         backlog: FrameSource,
         status_counts: FrameSource,
+        benchmark: Benchmark | None = None,
     ) -> None:
         values = dict(
             book=book,
@@ -339,6 +358,7 @@ class Result:
             config=config,
             data_range=data_range,
             config_hash=config_hash,
+            benchmark=benchmark,
             complete=complete,
             daily=daily,
         )
@@ -394,20 +414,23 @@ class Result:
     def equals(self, other: Result) -> bool:
         """True when every frame and every input field is identical (to the bit)."""
         same_meta = all(
-            getattr(self, name) == getattr(other, name)
-            for name in ("book", "strategy", "params", "config", "data_range", "config_hash")
+            getattr(self, name) == getattr(other, name) for name in _META if name != "complete"
         )
         return same_meta and all(
             getattr(self, name).equals(getattr(other, name)) for name in _FRAMES
         )
 
     def summary(self) -> str:
-        """A short text: range, equity, return, drawdown, costs, turnover, fills, backlog."""
+        """A short text: range, equity, return, drawdown, costs, turnover, fills, backlog.
+
+        The drawdown is :func:`backtest.core.returns.max_drawdown` of the daily returns (the
+        initial cash is the first high-water mark), as in ``compare`` and ``backtest replay``.
+        """
         if self.daily.height == 0:
             return f"book {self.book} ({self.strategy}): no sessions recorded"
         equity = self.daily["equity"].to_numpy()
         start_equity = float(self.config.get("initial_cash", equity[0]))
-        drawdown = float(np.min(equity / np.maximum.accumulate(equity) - 1.0))
+        drawdown = max_drawdown(returns_from_equity(equity, start_equity))
         costs = {k: float(self.daily[k].sum()) for k in ("impact", "commission", "stamp_duty")}
         costs["transfer_fee"] = float(self.daily["transfer_fee"].sum())
         filled = int((self.fills["filled_shares"] != 0).sum())
@@ -431,7 +454,8 @@ class Result:
         """Write the result into ``result_*`` tables of a Store or DuckDB file (replacing run_id).
 
         Tables: ``result_runs`` (one row: book, strategy, JSON of params/config/data range,
-        hash, complete) and ``result_<frame>`` with a leading ``run_id`` column. The write is one
+        hash, benchmark as JSON, complete) and ``result_<frame>`` with a leading ``run_id``
+        column. The write is one
         transaction. A whole replay is saved with :class:`backtest.runs.RunStore`, which saves
         every book of a run in one transaction and refuses to overwrite a run.
         """
@@ -458,6 +482,10 @@ class Result:
                 "config_json": [json.dumps(self.config, sort_keys=True)],
                 "data_range_json": [json.dumps(self.data_range, sort_keys=True)],
                 "config_hash": [self.config_hash],
+                "benchmark_json": pl.Series(
+                    [None if self.benchmark is None else json.dumps(self.benchmark.to_plain())],
+                    dtype=pl.String,
+                ),
                 "complete": [self.complete],
                 "saved_at": [dt.datetime.now(dt.UTC).replace(tzinfo=None)],
             }
@@ -522,6 +550,12 @@ class Result:
             config=json.loads(row["config_json"]),
             data_range=json.loads(row["data_range_json"]),
             config_hash=row["config_hash"],
+            # results saved before benchmarks were saved have no such column
+            benchmark=(
+                None
+                if row.get("benchmark_json") is None
+                else Benchmark.from_plain(json.loads(row["benchmark_json"]))
+            ),
             complete=bool(row["complete"]),
             **frames,
         )
