@@ -39,6 +39,7 @@ from backtest.analytics.compare import benchmark_returns, window_returns
 from backtest.core.returns import cumulative_return, max_drawdown
 from backtest.engine import Benchmark, Book, Engine, EngineConfig, MarketData, Result
 from backtest.market.schema import CSI500, CSI1000, MICROCAP
+from backtest.runs.spec import BookSpec, MarketRef, RunSpec, StoreRef, run_on
 
 if TYPE_CHECKING:
     from backtest.runs import RunStore
@@ -48,7 +49,7 @@ CRASH_END = dt.date(2024, 2, 7)
 _BLOCKING = ("partial_cap", "locked_limit_up", "locked_limit_down", "suspended")
 
 
-def default_books() -> list[Book]:
+def default_book_specs() -> tuple[BookSpec, ...]:
     """The six books of the replay, each with its benchmark declared (module docs)."""
     from strategies.hedged import DMA, DMAParams, MarketNeutral, MarketNeutralParams
     from strategies.long_only import (
@@ -60,39 +61,52 @@ def default_books() -> list[Book]:
         MicrocapParams,
     )
 
-    csi500, csi1000 = Benchmark.index(CSI500), Benchmark.index(CSI1000)
-    return [
-        Book(
+    csi500, csi1000, cash = Benchmark.index(CSI500), Benchmark.index(CSI1000), Benchmark.cash()
+    return (
+        BookSpec(
             name="tracker_csi500",
-            strategy=IndexTracker(IndexTrackerParams(benchmark=CSI500)),
+            strategy=IndexTracker,
+            params=IndexTrackerParams(benchmark=CSI500),
             benchmark=csi500,
         ),
-        Book(
+        BookSpec(
             name="microcap",
-            strategy=Microcap(MicrocapParams()),
+            strategy=Microcap,
+            params=MicrocapParams(),
             benchmark=Benchmark.index(MICROCAP),
         ),
-        Book(
+        BookSpec(
             name="enhanced_csi500",
-            strategy=IndexEnhanced(IndexEnhancedParams(benchmark="000905")),
+            strategy=IndexEnhanced,
+            params=IndexEnhancedParams(benchmark="000905"),
             benchmark=csi500,
         ),
-        Book(
+        BookSpec(
             name="enhanced_csi1000",
-            strategy=IndexEnhanced(IndexEnhancedParams(benchmark="000852")),
+            strategy=IndexEnhanced,
+            params=IndexEnhancedParams(benchmark="000852"),
             benchmark=csi1000,
         ),
-        Book(
+        BookSpec(
             name="neutral_ic",
-            strategy=MarketNeutral(MarketNeutralParams(futures_product="IC")),
-            benchmark=Benchmark.cash(),
+            strategy=MarketNeutral,
+            params=MarketNeutralParams(futures_product="IC"),
+            benchmark=cash,
         ),
-        Book(
-            name="dma_ic",
-            strategy=DMA(DMAParams(futures_product="IC")),
-            benchmark=Benchmark.cash(),
+        BookSpec(
+            name="dma_ic", strategy=DMA, params=DMAParams(futures_product="IC"), benchmark=cash
         ),
-    ]
+    )
+
+
+def default_books() -> list[Book]:
+    """The six books of the replay as :class:`Book` objects (fresh strategy instances)."""
+    return [spec.book() for spec in default_book_specs()]
+
+
+def replay_spec(market: MarketRef, config: EngineConfig | None = None) -> RunSpec:
+    """The replay as a :class:`RunSpec`: the six books over ``market``."""
+    return RunSpec(market=market, books=default_book_specs(), config=config or EngineConfig())
 
 
 def run_replay(market: MarketData, config: EngineConfig | None = None) -> dict[str, Result]:
@@ -281,7 +295,6 @@ def replay_main(args: argparse.Namespace) -> int:
     """
     from backtest.market.lock import writer_lock
     from backtest.market.scenario.store_file import ensure_scenario_file
-    from backtest.market.store import Store
     from backtest.runs import default_runs_path
 
     began = time.perf_counter()
@@ -292,11 +305,12 @@ def replay_main(args: argparse.Namespace) -> int:
             _check_run_id_free(runs_path, args.save, args.overwrite)
         if ensure_scenario_file(args.store, progress=not args.quiet):
             print(f"{args.store} was empty: built the default 2023-2024 scenario first")
-        with Store(args.store, read_only=True) as store:
-            identity = store.identity()
-            market = MarketData.from_store(store, start=args.start, end=args.end)
+        reference = StoreRef.of(args.store, start=args.start, end=args.end)
+        spec = replay_spec(reference)
+        market = reference.load()  # refused if the store changed since the spec was made
         # the store is closed while the books run: DuckDB's buffers (~250 MB) go back first
-        results = run_replay(market)
+        results = run_on(spec, market)  # = run(spec), keeping the market for the table
+        identity = reference.content_hash
         if args.save:
             save_run(
                 runs_path,

@@ -434,7 +434,9 @@ class _Run:
                 params=to_plain(book.strategy.params),
                 config=to_plain(book_config),
                 data_range=self.data_range,
-                run_hash=config_hash(book_config, book.strategy.params, self.data_range),
+                run_hash=config_hash(
+                    book_config, book.strategy.params, self.data_range, self.market.identity()
+                ),
                 benchmark=book.benchmark,
                 dates=self.market.dates,
                 symbols=self.market.symbols,
