@@ -5,12 +5,16 @@ Runs IndexTracker (CSI 500), Microcap, IndexEnhanced (CSI 500 and CSI 1000), Mar
 first when the store is empty) and prints, per book:
 
 - ``total %``: equity at the end over the initial cash, minus 1;
-- ``2023 %`` / ``xs 2023 %``: return over 2023 (first session's close to 2023-12-29) and the
-  excess over the benchmark (book minus benchmark return, same window; a hedged book's
-  benchmark is cash, so its excess is its return);
+- ``bench``: the book's benchmark, declared with it: CSI 500 / CSI 1000 for the tracker and
+  the enhanced books, the microcap index (``MICRO400``) for the microcap book, cash for the
+  hedged books (absolute-return products: their excess is their return);
+- ``2023 %`` / ``xs 2023 %``: return over 2023 (from the initial cash to the close of
+  2023-12-29) and the excess over the benchmark, ``R_p - R_b`` each compounded over the same
+  sessions (:func:`backtest.analytics.compare.window_returns`, as ``compare`` and the report);
 - ``crash %`` / ``xs crash %``: the same over 2024-01-01..2024-02-07 (from the close of
   2023-12-29 to the close of 2024-02-07);
-- ``max dd %``: the largest fall of equity from a running peak;
+- ``max dd %``: the largest fall of equity from a running peak, the initial cash included
+  (:func:`backtest.core.returns.max_drawdown`);
 - costs in CNY million (positive = paid): impact, commission, stamp duty + transfer fee,
   futures fees, financing; ``basis+roll``: the hedge's basis carry and roll (CNY million, signed:
   negative = the hedge cost money);
@@ -25,26 +29,28 @@ import contextlib
 import datetime as dt
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import numpy as np
 import polars as pl
 
-from backtest.analytics.attribution_market import CASH_BENCHMARK
+from backtest.analytics.attribution import book_returns
+from backtest.analytics.attribution_market import DEFAULT_WINDOWS, book_benchmark
+from backtest.analytics.compare import benchmark_returns, window_returns
 from backtest.core.ids import CSI500, CSI1000, MICROCAP
-from backtest.engine import Engine, EngineConfig, MarketData, Result, Strategy
+from backtest.core.returns import cumulative_return, max_drawdown
+from backtest.engine import Benchmark, Book, Engine, EngineConfig, MarketData, Result
+from backtest.runs.spec import BookSpec, MarketRef, RunSpec, StoreRef, run_on
 
 if TYPE_CHECKING:
     from backtest.runs import RunStore
 
-CASH = CASH_BENCHMARK  # hedged books answer to cash
 YEAR_END_2023 = dt.date(2023, 12, 29)
 CRASH_END = dt.date(2024, 2, 7)
 _BLOCKING = ("partial_cap", "locked_limit_up", "locked_limit_down", "suspended")
 
 
-def default_books() -> dict[str, tuple[Strategy[Any], str]]:
-    """The six books of the replay, each with its benchmark index code (or ``"cash"``)."""
+def default_book_specs() -> tuple[BookSpec, ...]:
+    """The six books of the replay, each with its benchmark declared (module docs)."""
     from strategies.hedged import DMA, DMAParams, MarketNeutral, MarketNeutralParams
     from strategies.long_only import (
         IndexEnhanced,
@@ -55,53 +61,76 @@ def default_books() -> dict[str, tuple[Strategy[Any], str]]:
         MicrocapParams,
     )
 
-    return {
-        "tracker_csi500": (IndexTracker(IndexTrackerParams(benchmark=CSI500)), CSI500),
-        "microcap": (Microcap(MicrocapParams()), MICROCAP),
-        "enhanced_csi500": (IndexEnhanced(IndexEnhancedParams(benchmark="000905")), CSI500),
-        "enhanced_csi1000": (IndexEnhanced(IndexEnhancedParams(benchmark="000852")), CSI1000),
-        "neutral_ic": (MarketNeutral(MarketNeutralParams(futures_product="IC")), CASH),
-        "dma_ic": (DMA(DMAParams(futures_product="IC")), CASH),
-    }
+    csi500, csi1000, cash = Benchmark.index(CSI500), Benchmark.index(CSI1000), Benchmark.cash()
+    return (
+        BookSpec(
+            name="tracker_csi500",
+            strategy=IndexTracker,
+            params=IndexTrackerParams(benchmark=CSI500),
+            benchmark=csi500,
+        ),
+        BookSpec(
+            name="microcap",
+            strategy=Microcap,
+            params=MicrocapParams(),
+            benchmark=Benchmark.index(MICROCAP),
+        ),
+        BookSpec(
+            name="enhanced_csi500",
+            strategy=IndexEnhanced,
+            params=IndexEnhancedParams(benchmark="000905"),
+            benchmark=csi500,
+        ),
+        BookSpec(
+            name="enhanced_csi1000",
+            strategy=IndexEnhanced,
+            params=IndexEnhancedParams(benchmark="000852"),
+            benchmark=csi1000,
+        ),
+        BookSpec(
+            name="neutral_ic",
+            strategy=MarketNeutral,
+            params=MarketNeutralParams(futures_product="IC"),
+            benchmark=cash,
+        ),
+        BookSpec(
+            name="dma_ic", strategy=DMA, params=DMAParams(futures_product="IC"), benchmark=cash
+        ),
+    )
 
 
-def run_replay(
-    market: MarketData, config: EngineConfig | None = None
-) -> tuple[dict[str, Result], dict[str, str]]:
-    """Run the default books over ``market``; return results and benchmarks by book name."""
-    books = default_books()
-    results = Engine(config).run(market, {name: book for name, (book, _) in books.items()})
-    return results, {name: benchmark for name, (_, benchmark) in books.items()}
+def default_books() -> list[Book]:
+    """The six books of the replay as :class:`Book` objects (fresh strategy instances)."""
+    return [spec.book() for spec in default_book_specs()]
 
 
-def _value_on(dates: np.ndarray, values: np.ndarray, day: dt.date) -> float:
-    """The value at the last session on or before ``day`` (NaN when there is none)."""
-    where = int(np.searchsorted(dates, np.datetime64(day, "D"), side="right")) - 1
-    return float(values[where]) if where >= 0 else float("nan")
+def replay_spec(market: MarketRef, config: EngineConfig | None = None) -> RunSpec:
+    """The replay as a :class:`RunSpec`: the six books over ``market``."""
+    return RunSpec(market=market, books=default_book_specs(), config=config or EngineConfig())
 
 
-def replay_table(
-    results: dict[str, Result], benchmarks: dict[str, str], market: MarketData
-) -> pl.DataFrame:
-    """One row per book with the figures described in the module docs (returns as fractions)."""
+def run_replay(market: MarketData, config: EngineConfig | None = None) -> dict[str, Result]:
+    """Run the default books over ``market``; return results by book name."""
+    return Engine(config).run(market, default_books())
+
+
+def replay_table(results: dict[str, Result], market: MarketData) -> pl.DataFrame:
+    """One row per book with the figures described in the module docs (returns as fractions).
+
+    Each book against its own benchmark (:attr:`Result.benchmark`); returns, excess and
+    drawdown by the one definition of :mod:`backtest.core.returns`, as ``compare``.
+    """
     rows = []
+    year_start = DEFAULT_WINDOWS["2023"][0]
+    crash_start = DEFAULT_WINDOWS["crash_2024"][0]
     for name, result in results.items():
         daily = result.daily
         dates = daily["date"].to_numpy().astype("datetime64[D]")
-        equity = daily["equity"].to_numpy()
-        start = float(result.config["initial_cash"])
-        benchmark = benchmarks[name]
-        if benchmark == CASH:
-            index = np.ones(market.dates.size)
-        else:
-            index = np.asarray(market.index_closes[benchmark])
-        index_dates = market.dates.astype("datetime64[D]")
-        book_2023 = _value_on(dates, equity, YEAR_END_2023) / start - 1.0
-        index_2023 = _value_on(index_dates, index, YEAR_END_2023) / index[0] - 1.0
-        book_crash = _value_on(dates, equity, CRASH_END) / _value_on(dates, equity, YEAR_END_2023)
-        index_crash = _value_on(index_dates, index, CRASH_END) / _value_on(
-            index_dates, index, YEAR_END_2023
-        )
+        portfolio = book_returns(result)
+        benchmark = benchmark_returns(result, market)
+        nan3 = (float("nan"),) * 3
+        year = window_returns(dates, portfolio, benchmark, year_start, YEAR_END_2023) or nan3
+        crash = window_returns(dates, portfolio, benchmark, crash_start, CRASH_END) or nan3
         counts = result.status_counts
         blocked = counts.select(pl.sum_horizontal(*_BLOCKING) > 0).to_series().sum()
 
@@ -111,13 +140,13 @@ def replay_table(
         rows.append(
             {
                 "book": name,
-                "benchmark": benchmark,
-                "total": equity[-1] / start - 1.0,
-                "ret_2023": book_2023,
-                "excess_2023": book_2023 - index_2023,
-                "ret_crash": book_crash - 1.0,
-                "excess_crash": book_crash - index_crash,
-                "max_drawdown": float(np.min(equity / np.maximum.accumulate(equity) - 1.0)),
+                "benchmark": book_benchmark(result).label,
+                "total": cumulative_return(portfolio),
+                "ret_2023": year[0],
+                "excess_2023": year[2],
+                "ret_crash": crash[0],
+                "excess_crash": crash[2],
+                "max_drawdown": max_drawdown(portfolio),
                 "impact_cny": total("impact"),
                 "commission_cny": total("commission"),
                 "taxes_cny": total("stamp_duty") + total("transfer_fee"),
@@ -140,7 +169,7 @@ def format_table(table: pl.DataFrame) -> str:
         f"{'financ':>8}{'basis+roll':>11}{'blocked':>8}{'calls':>6}"
     )
     lines = [
-        "returns in %, excess = book - benchmark (hedged books: benchmark cash); "
+        "returns in %, excess = book - benchmark, each compounded (hedged books: cash); "
         "costs and basis in CNY million",
         header,
         "-" * len(header),
@@ -204,7 +233,6 @@ def save_run(
     runs_path: Path,
     run_id: str,
     results: dict[str, Result],
-    benchmarks: dict[str, str],
     *,
     market_path: Path,
     market_identity: str,
@@ -235,7 +263,6 @@ def save_run(
         runs.save(
             run_id,
             results,
-            benchmarks=benchmarks,
             market_path=market_path,
             market_identity=market_identity,
             overwrite=overwrite,
@@ -268,7 +295,6 @@ def replay_main(args: argparse.Namespace) -> int:
     """
     from backtest.market.lock import writer_lock
     from backtest.market.scenario.store_file import ensure_scenario_file
-    from backtest.market.store import Store
     from backtest.runs import default_runs_path
 
     began = time.perf_counter()
@@ -279,22 +305,22 @@ def replay_main(args: argparse.Namespace) -> int:
             _check_run_id_free(runs_path, args.save, args.overwrite)
         if ensure_scenario_file(args.store, progress=not args.quiet):
             print(f"{args.store} was empty: built the default 2023-2024 scenario first")
-        with Store(args.store, read_only=True) as store:
-            identity = store.identity()
-            market = MarketData.from_store(store, start=args.start, end=args.end)
+        reference = StoreRef.of(args.store, start=args.start, end=args.end)
+        spec = replay_spec(reference)
+        market = reference.load()  # refused if the store changed since the spec was made
         # the store is closed while the books run: DuckDB's buffers (~250 MB) go back first
-        results, benchmarks = run_replay(market)
+        results = run_on(spec, market)  # = run(spec), keeping the market for the table
+        identity = reference.content_hash
         if args.save:
             save_run(
                 runs_path,
                 args.save,
                 results,
-                benchmarks,
                 market_path=args.store,
                 market_identity=identity,
                 overwrite=args.overwrite,
             )
-    print(format_table(replay_table(results, benchmarks, market)))
+    print(format_table(replay_table(results, market)))
     if args.save:
         print(f"saved run {args.save} ({len(results)} books) in {runs_path}")
     print(

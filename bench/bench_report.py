@@ -30,7 +30,7 @@ from backtest.analytics.attribution_market import prepare_market
 from backtest.analytics.compare import compare
 from backtest.analytics.report import write_report
 from backtest.core.ids import CSI300, CSI500, CSI1000, CSI2000, MICROCAP
-from backtest.engine import Context, Engine, EngineConfig, MarketData, Strategy
+from backtest.engine import Benchmark, Book, Context, Engine, EngineConfig, MarketData, Strategy
 
 
 def build_market(n: int, t: int, seed: int = 7) -> MarketData:
@@ -120,9 +120,11 @@ def main(n: int, t: int) -> None:
     start = time.perf_counter()
     market = build_market(n, t)
     built = time.perf_counter() - start
-    books = {"microcap": Smallest(SmallestParams())} | {
+    strategies = {"microcap": Smallest(SmallestParams())} | {
         f"momentum{k}": Momentum(MomentumParams(lookback=20 - 5 * k)) for k in range(3)
     }
+    csi1000 = Benchmark.index(CSI1000)
+    books = [Book(name=n, strategy=s, benchmark=csi1000) for n, s in strategies.items()]
     start = time.perf_counter()
     results = Engine(EngineConfig(initial_cash=1e8)).run(market, books)
     engine = time.perf_counter() - start
@@ -132,14 +134,14 @@ def main(n: int, t: int) -> None:
     per_book = []
     for result in results.values():
         start = time.perf_counter()
-        attribute_book(result, inputs, benchmark=CSI1000)
+        attribute_book(result, inputs)
         per_book.append(time.perf_counter() - start)
     start = time.perf_counter()
-    compare(results, market, benchmarks=CSI1000)
+    compare(results, market)
     compared = time.perf_counter() - start
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
-        path = write_report(results, market, Path(folder) / "report.html", benchmarks=CSI1000)
+        path = write_report(results, market, Path(folder) / "report.html")
         reported = time.perf_counter() - start
         size = path.stat().st_size
     figures = {

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from backtest.core.ids import FUTURES_PRODUCTS, FUTURES_UNDERLYING
+from backtest.engine.benchmark import Benchmark
 from backtest.engine.hedging import FinancingConfig, FuturesConfig
 from backtest.engine.strategy import Context, Strategy
 from backtest.rules.cffex import FeeSchedule, MarginSchedule
@@ -97,6 +98,16 @@ class MarketNeutralParams:
 
 class _HedgedBook:
     """Shared logic: an enhanced basket at ``long_gross`` of equity, hedged on rebalance days."""
+
+    def benchmark(self) -> Benchmark:
+        """Cash: a hedged book is an absolute-return product, judged by its own return.
+
+        The futures short takes out the index the basket enhances, so what is left (the
+        basket's excess minus the basis, and for DMA that at ~4x on financing) is sold and
+        measured as absolute return; a DMA book here is hedged too (``hedge_ratio`` 1), not a
+        leveraged long of its index.
+        """
+        return Benchmark.cash()
 
     def _rebalance(
         self,

@@ -13,6 +13,7 @@ from typing import Literal
 import numpy as np
 
 from backtest.core.ids import CSI300, CSI500, CSI1000, CSI2000, MICROCAP
+from backtest.engine.benchmark import Benchmark
 from backtest.engine.strategy import Context, Strategy
 from strategies.construction import enhanced_weights, limit_turnover, smallest_equal_weight
 from strategies.signals import combine_scores, log_size, reversal, turnover
@@ -89,6 +90,10 @@ class IndexTrackerParams:
 class IndexTracker(Strategy[IndexTrackerParams]):
     """The baseline: an index fund holding the benchmark at its published weights."""
 
+    def benchmark(self) -> Benchmark:
+        """The index it tracks."""
+        return Benchmark.index(self.params.benchmark)
+
     def on_bar(self, ctx: Context) -> None:
         if not _is_rebalance_day(ctx, self.params.rebalance_every):
             return
@@ -127,6 +132,10 @@ class Microcap(Strategy[MicrocapParams]):
     Stands for the microcap quant products and the "small-cap" DMA sleeves that tracked Wind's
     microcap index (8841431) in 2023; it earns the size premium and owns its liquidity risk.
     """
+
+    def benchmark(self) -> Benchmark:
+        """The microcap index (``MICRO400``), the index such products were sold against."""
+        return Benchmark.index(MICROCAP)
 
     def on_bar(self, ctx: Context) -> None:
         if not _is_rebalance_day(ctx, self.params.rebalance_every):
@@ -257,6 +266,10 @@ class IndexEnhanced(Strategy[IndexEnhancedParams]):
     low liquidity, and up to 20 % anywhere in the market, which in 2023 meant small and micro
     caps. That sleeve earned the 2023 excess and became its main loss in January 2024.
     """
+
+    def benchmark(self) -> Benchmark:
+        """The index it enhances: its excess is measured against it."""
+        return Benchmark.index(self.params.benchmark)
 
     def on_bar(self, ctx: Context) -> None:
         if not _is_rebalance_day(ctx, self.params.rebalance_every):

@@ -77,7 +77,8 @@ def real_store(tmp_path_factory: pytest.TempPathFactory, real_data_dir: Path):
 def default_replay(scenario_store_path: Path):
     """The six default books replayed once over the default scenario.
 
-    Returns ``(market, results, benchmarks)`` from :func:`backtest.replay.run_replay`.
+    Returns ``(market, results)`` (:func:`backtest.replay.run_replay`; each result carries its
+    book's benchmark).
     """
     from backtest.engine import MarketData
     from backtest.market.store import Store
@@ -85,5 +86,4 @@ def default_replay(scenario_store_path: Path):
 
     with Store(scenario_store_path, read_only=True) as store:
         market = MarketData.from_store(store)
-    results, benchmarks = run_replay(market)
-    return market, results, benchmarks
+    return market, run_replay(market)

@@ -10,7 +10,7 @@ from engine_fixtures import Momentum, MomentumParams, RandomParams, RandomTarget
 
 from backtest.analytics.attribution_market import AttributionConfig
 from backtest.analytics.factors import ExposureConfig
-from backtest.engine import Engine, EngineConfig, MarketData, Result
+from backtest.engine import Benchmark, Book, Engine, EngineConfig, MarketData, Result
 
 BENCHMARK = "000852"
 #: Short factor windows: the market has 60 sessions and 30 stocks.
@@ -32,11 +32,19 @@ def small_market(seed: int = 3) -> MarketData:
 
 
 def two_books(market: MarketData) -> dict[str, Result]:
-    """Run a momentum book and a random-target book over ``market`` in one engine pass."""
+    """Run a momentum book and a random-target book over ``market`` in one engine pass.
+
+    Both are measured against :data:`BENCHMARK` (the test strategies declare none).
+    """
+    benchmark = Benchmark.index(BENCHMARK)
     return Engine(EngineConfig(initial_cash=1e7)).run(
         market,
-        {
-            "momentum": Momentum(MomentumParams()),
-            "random": RandomTargets(RandomParams(seed=1, gross=0.9)),
-        },
+        [
+            Book(name="momentum", strategy=Momentum(MomentumParams()), benchmark=benchmark),
+            Book(
+                name="random",
+                strategy=RandomTargets(RandomParams(seed=1, gross=0.9)),
+                benchmark=benchmark,
+            ),
+        ],
     )

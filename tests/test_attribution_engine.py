@@ -16,15 +16,18 @@ from backtest.analytics.attribution import (
     attribute_books,
     book_returns,
 )
-from backtest.analytics.attribution_market import (
-    CASH_BENCHMARK,
-    DEFAULT_WINDOWS,
-    prepare_market,
-    resolve_benchmark,
-)
+from backtest.analytics.attribution_market import DEFAULT_WINDOWS, prepare_market
 from backtest.analytics.compare import compare
 from backtest.analytics.linking import AttributionIdentityError, component_columns
-from backtest.engine import Context, EngineConfig, MarketData, Result, Strategy, run_backtest
+from backtest.engine import (
+    Benchmark,
+    Context,
+    EngineConfig,
+    MarketData,
+    Result,
+    Strategy,
+    run_backtest,
+)
 
 TOLERANCE = 1e-10
 KINDS = ("brinson", "brinson_by_bucket", "factors")
@@ -42,7 +45,7 @@ def results(market: MarketData) -> dict[str, Result]:
 
 @pytest.fixture(scope="module")
 def attributions(results, market) -> dict[str, BookAttribution]:
-    return attribute_books(results, market, benchmarks=BENCHMARK, config=SMALL_MARKET_CONFIG)
+    return attribute_books(results, market, config=SMALL_MARKET_CONFIG)
 
 
 def _gap(frame: pl.DataFrame) -> float:
@@ -70,7 +73,7 @@ def test_every_daily_decomposition_of_engine_output_adds_up_within_1e10(attribut
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("method", ["carino", "frongello"])
 def test_linked_windows_add_up_to_the_window_excess(attributions, results, market, kind, method):
-    headline = compare(results, market, benchmarks=BENCHMARK)
+    headline = compare(results, market)
     for name, attribution in attributions.items():
         linked = attribution.linked(kind=kind, method=method)
         assert linked["window"].to_list() == list(DEFAULT_WINDOWS)
@@ -91,7 +94,7 @@ def test_linked_windows_add_up_to_the_window_excess(attributions, results, marke
     gross=st.floats(0.3, 1.0),
     impact=st.floats(0.0, 2.0),
     lock_probability=st.floats(0.0, 0.3),
-    benchmark=st.sampled_from([BENCHMARK, CASH_BENCHMARK]),
+    benchmark=st.sampled_from([Benchmark.index(BENCHMARK), Benchmark.cash()]),
 )
 def test_any_engine_run_decomposes_exactly(
     market_seed, strategy_seed, gross, impact, lock_probability, benchmark
@@ -101,8 +104,8 @@ def test_any_engine_run_decomposes_exactly(
     )
     strategy = RandomTargets(RandomParams(seed=strategy_seed, gross=gross))
     config = EngineConfig(initial_cash=2e6, impact_coefficient=impact)
-    result = run_backtest(market, strategy, config=config)
-    attribution = attribute_book(result, market, benchmark=benchmark, config=SMALL_MARKET_CONFIG)
+    result = run_backtest(market, strategy, config=config).replace(benchmark=benchmark)
+    attribution = attribute_book(result, market, config=SMALL_MARKET_CONFIG)
     for kind in KINDS:
         frame = attribution.frame(kind)
         assert _gap(frame) <= TOLERANCE
@@ -165,7 +168,9 @@ def test_hand_checked_single_stock_trading_cost_and_brinson_lines():
     )
     config = EngineConfig(initial_cash=1e6, impact_coefficient=0.5)
     result = run_backtest(market, BuyOnce(None), config=config)
-    attribution = attribute_book(result, market, benchmark=BENCHMARK, config=SMALL_MARKET_CONFIG)
+    attribution = attribute_book(
+        result.replace(benchmark=Benchmark.index(BENCHMARK)), market, config=SMALL_MARKET_CONFIG
+    )
     frame = attribution.brinson
     fill = result.fills.row(0, named=True)
     quantity, price = fill["filled_shares"], fill["fill_price"]
@@ -202,7 +207,9 @@ def test_corporate_action_fractions_are_itemised_so_nothing_is_left_over():
     result = run_backtest(market, BuyOnce(None), config=EngineConfig(initial_cash=1e6))
     shares = result.positions["shares"].to_list()
     assert shares[2] * 1.03371 != shares[3]  # the ledger rounded the scaled holding down
-    frame = attribute_book(result, market, benchmark=BENCHMARK, config=SMALL_MARKET_CONFIG).brinson
+    frame = attribute_book(
+        result.replace(benchmark=Benchmark.index(BENCHMARK)), market, config=SMALL_MARKET_CONFIG
+    ).brinson
     assert frame["corporate_action"][3] != 0.0
     assert abs(frame["other"][3]) <= 1e-15
     assert _gap(frame) <= TOLERANCE
@@ -252,7 +259,7 @@ def _with_hedge_lines(result: Result, seed: int) -> Result:
 
 def test_hedge_and_financing_columns_become_lines_that_add_up(results, market):
     hedged = _with_hedge_lines(results["momentum"], seed=7)
-    attribution = attribute_book(hedged, market, benchmark=BENCHMARK, config=SMALL_MARKET_CONFIG)
+    attribution = attribute_book(hedged, market, config=SMALL_MARKET_CONFIG)
     for kind in KINDS:
         frame = _frame(attribution, kind)
         assert {"hedge_index", "basis_carry", "roll", "futures_fees", "financing"} <= set(
@@ -282,13 +289,12 @@ def test_pnl_the_ledger_does_not_itemise_is_refused_with_its_date(results, marke
     )
     day = result.daily["date"][10]
     with pytest.raises(AttributionIdentityError, match=str(day)):
-        attribute_book(broken, market, benchmark=BENCHMARK, config=SMALL_MARKET_CONFIG)
+        attribute_book(broken, market, config=SMALL_MARKET_CONFIG)
 
 
 def test_cash_benchmark_earns_nothing_and_holds_nothing(results, market):
-    attribution = attribute_book(
-        results["momentum"], market, benchmark=CASH_BENCHMARK, config=SMALL_MARKET_CONFIG
-    )
+    in_cash = results["momentum"].replace(benchmark=Benchmark.cash())
+    attribution = attribute_book(in_cash, market, config=SMALL_MARKET_CONFIG)
     assert float(attribution.brinson["benchmark_return"].abs().max()) == 0.0
     assert (
         float(
@@ -301,19 +307,34 @@ def test_cash_benchmark_earns_nothing_and_holds_nothing(results, market):
     assert _gap(attribution.factors) <= TOLERANCE
 
 
-def test_benchmark_comes_from_the_caller_then_the_book_parameters(results):
-    result = results["momentum"].replace(params={"benchmark": "000905"})
-    assert resolve_benchmark(result) == "000905"
-    assert resolve_benchmark(result, {"momentum": "000852"}) == "000852"
-    assert resolve_benchmark(result, "cash") == "cash"
-    assert resolve_benchmark(results["random"], {"momentum": "000852"}) == "000905"
-    hedged = results["momentum"].replace(params={"futures_product": "IC", "hedge_ratio": 1.0})
-    assert resolve_benchmark(hedged) == "cash"  # market-neutral and DMA books answer to cash
+def test_benchmark_is_the_books_own_never_guessed_from_its_parameters(results, market):
+    named = results["momentum"].replace(params={"benchmark": "000905"}, benchmark=None)
+    with pytest.raises(ValueError, match="has no benchmark"):
+        attribute_book(named, market, config=SMALL_MARKET_CONFIG)
+    with pytest.raises(ValueError, match="has no benchmark"):
+        compare([named], market)
+    assert attribute_book(results["momentum"], market, config=SMALL_MARKET_CONFIG).benchmark == (
+        BENCHMARK
+    )
+
+
+def test_a_series_benchmark_is_all_benchmark_replication_and_adds_up(results, market):
+    dates = results["momentum"].daily["date"].to_list()
+    returns = np.linspace(-0.01, 0.01, len(dates))
+    series = Benchmark.from_returns("hurdle", dates, returns)
+    measured = results["momentum"].replace(benchmark=series)
+    attribution = attribute_book(measured, market, config=SMALL_MARKET_CONFIG)
+    np.testing.assert_array_equal(attribution.brinson["benchmark_return"].to_numpy(), returns)
+    np.testing.assert_allclose(attribution.lines["benchmark_replication"].to_numpy(), -returns)
+    assert _gap(attribution.brinson) <= TOLERANCE
+    row = compare([measured], market).row(0, named=True)
+    assert row["benchmark"] == "hurdle"
+    assert row["benchmark_return"] == pytest.approx(float(np.prod(1.0 + returns) - 1.0))
 
 
 def test_unknown_benchmark_names_the_indices_the_market_has(results, market):
     with pytest.raises(KeyError, match="000852"):
-        attribute_book(results["momentum"], market, benchmark="000300")
+        attribute_book(results["momentum"].replace(benchmark=Benchmark.index("000300")), market)
 
 
 def test_partial_result_is_attributed_over_its_own_sessions(results, market):
@@ -327,8 +348,8 @@ def test_partial_result_is_attributed_over_its_own_sessions(results, market):
         },
     )
     inputs = prepare_market(market, SMALL_MARKET_CONFIG)
-    attribution = attribute_book(partial, inputs, benchmark=BENCHMARK)
-    full = attribute_book(result, inputs, benchmark=BENCHMARK)
+    attribution = attribute_book(partial, inputs)
+    full = attribute_book(result, inputs)
     assert attribution.brinson.height == 20
     assert attribution.brinson.equals(full.brinson.head(20))
 

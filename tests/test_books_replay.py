@@ -7,17 +7,25 @@ the stories of DESIGN.md, not tuned to the digit.
 from __future__ import annotations
 
 import datetime as dt
+import re
+from pathlib import Path
 
 import polars as pl
 import pytest
 
-from backtest.replay import CRASH_END, YEAR_END_2023, format_table, replay_table
+from backtest.analytics.compare import compare
+from backtest.core.ids import CSI500, CSI1000, MICROCAP
+from backtest.engine import Benchmark
+from backtest.replay import CRASH_END, YEAR_END_2023, default_books, format_table, replay_table
+from backtest.runs import RunStore
+
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 @pytest.fixture(scope="module")
 def replay(default_replay):
-    market, results, benchmarks = default_replay
-    table = replay_table(results, benchmarks, market)
+    market, results = default_replay
+    table = replay_table(results, market)
     return market, results, {row["book"]: row for row in table.iter_rows(named=True)}, table
 
 
@@ -92,3 +100,67 @@ def test_neutral_book_rolls_its_ic_hedge_on_the_real_calendar_roll_dates(replay)
     assert rolled == expected
     assert len(rolled) == 8  # one roll a quarter, 5 sessions before the quarterly expiry
     assert dt.date(2024, 3, 8) in rolled
+
+
+def test_every_built_in_book_declares_its_benchmark():
+    declared = {book.name: book.benchmark for book in default_books()}
+    assert declared == {
+        "tracker_csi500": Benchmark.index(CSI500),
+        "microcap": Benchmark.index(MICROCAP),
+        "enhanced_csi500": Benchmark.index(CSI500),
+        "enhanced_csi1000": Benchmark.index(CSI1000),
+        "neutral_ic": Benchmark.cash(),
+        "dma_ic": Benchmark.cash(),
+    }
+    # the strategies declare the same by themselves (a Book without its own benchmark)
+    for book in default_books():
+        assert book.strategy.benchmark() == book.benchmark
+
+
+def test_a_saved_microcap_book_is_measured_against_the_microcap_index(replay, tmp_path):
+    market, results, rows, _ = replay
+    with RunStore(tmp_path / "runs.duckdb") as runs:
+        runs.save("crash", {"microcap": results["microcap"]})
+        loaded = runs.load("crash").results["microcap"]
+    assert loaded.benchmark == Benchmark.index(MICROCAP)  # not CSI 500, as once guessed
+    row = compare([loaded], market).row(0, named=True)
+    closes = market.index_closes[MICROCAP]
+    assert row["benchmark"] == MICROCAP
+    assert row["benchmark_return"] == pytest.approx(closes[-1] / closes[0] - 1.0, abs=1e-12)
+    assert row["excess_2023"] == rows["microcap"]["excess_2023"]
+    assert abs(row["excess_2023"]) < 0.1  # against CSI 500 it showed about +54 %
+
+
+def test_replay_compare_and_summary_share_one_excess_and_one_drawdown(replay):
+    market, results, rows, _ = replay
+    for row in compare(results, market).iter_rows(named=True):
+        table = rows[row["book"]]
+        assert table["benchmark"] == row["benchmark"]
+        assert table["excess_2023"] == row["excess_2023"]
+        assert table["excess_crash"] == row["excess_crash_2024"]
+        assert table["max_drawdown"] == row["max_drawdown"]
+        assert f"max drawdown {row['max_drawdown']:.2%}" in results[row["book"]].summary()
+
+
+def _percent(cell: str) -> float:
+    return float(re.match(r"[+−-]?\d+\.\d", cell).group().replace("−", "-")) / 100.0
+
+
+def test_the_readme_replay_figures_are_the_replays(replay):
+    _, _, rows, _ = replay
+    books = {
+        "enhanced CSI 500": "enhanced_csi500",
+        "enhanced CSI 1000": "enhanced_csi1000",
+        "market-neutral (IC)": "neutral_ic",
+        "DMA (IC, 4x)": "dma_ic",
+    }
+    checked = 0
+    for line in README.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 4 and cells[0] in books:
+            row = rows[books[cells[0]]]
+            figures = (row["excess_2023"], row["excess_crash"], row["max_drawdown"])
+            for cell, value in zip(cells[1:], figures, strict=True):
+                assert _percent(cell) == pytest.approx(round(value, 3), abs=1e-9), cells
+            checked += 1
+    assert checked == len(books)

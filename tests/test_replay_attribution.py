@@ -18,8 +18,8 @@ FACTOR_LINES = ("market", "size", "beta", "liquidity", "reversal")
 
 @pytest.fixture(scope="module")
 def crash_lines(default_replay):
-    market, results, benchmarks = default_replay
-    attributions = attribute_books(results, market, benchmarks=benchmarks)
+    market, results = default_replay
+    attributions = attribute_books(results, market)
     out = {}
     for book, attribution in attributions.items():
         for kind in ("brinson_by_bucket", "factors"):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 
 from backtest.cli import main
+from backtest.core.ids import CSI500, MICROCAP
+from backtest.engine import Benchmark
 from backtest.runs import RunStore
 
 BOOKS = [
@@ -33,7 +36,8 @@ def test_replay_prints_the_table_and_saves_every_book(scenario_store_path, tmp_p
     with RunStore(tmp_path / "runs.duckdb", read_only=True) as runs:
         run = runs.load("crash")
     assert list(run.results) == BOOKS
-    assert run.benchmarks["microcap"] == "MICRO400"
+    assert run.benchmarks["microcap"] == Benchmark.index(MICROCAP)
+    assert run.benchmarks["dma_ic"] == Benchmark.cash()
     assert run.complete
     assert run.results["dma_ic"].daily["margin_call"].sum() >= 1
     assert "futures_pnl" not in run.results["tracker_csi500"].daily.columns
@@ -43,6 +47,9 @@ def test_replay_prints_the_table_and_saves_every_book(scenario_store_path, tmp_p
     html = page.read_text()
     for book in books:
         assert book in html
+    # the saved microcap book is reported against the microcap index (once CSI 500)
+    second_cells = set(re.findall(r"<tr><td>microcap</td><td>([^<]*)</td>", html))
+    assert MICROCAP in second_cells and CSI500 not in second_cells
     assert "basis_carry" in html or "basis carry" in html
 
     # the same id again is refused before any work; --overwrite replaces it

@@ -10,7 +10,7 @@ from report_fixtures import BENCHMARK, small_market, two_books
 from backtest.analytics.attribution import book_returns
 from backtest.analytics.compare import compare
 from backtest.analytics.metrics import tracking_error
-from backtest.engine import MarketData, Result
+from backtest.engine import Benchmark, MarketData, Result
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def results(market: MarketData) -> dict[str, Result]:
 
 @pytest.fixture(scope="module")
 def headline(results, market) -> pl.DataFrame:
-    return compare(results, market, benchmarks=BENCHMARK)
+    return compare(results, market)
 
 
 def test_compare_has_one_row_per_book_in_order(headline):
@@ -91,10 +91,9 @@ def test_without_market_the_benchmark_columns_are_null(results):
 
 def test_windows_without_sessions_are_null_and_benchmarks_can_differ(results, market):
     frame = compare(
-        results,
+        [results["momentum"], results["random"].replace(benchmark=Benchmark.cash())],
         market,
         windows={"2022": ("2022-01-01", "2022-12-31"), "all": ("2023-01-01", "2024-12-31")},
-        benchmarks={"momentum": BENCHMARK, "random": "cash"},
     )
     assert frame["excess_2022"].null_count() == 2
     random = frame.filter(pl.col("book") == "random").row(0, named=True)

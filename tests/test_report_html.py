@@ -78,7 +78,7 @@ def results(market: MarketData) -> dict[str, Result]:
 @pytest.fixture(scope="module")
 def page(results, market, tmp_path_factory) -> _Page:
     path = tmp_path_factory.mktemp("report") / "run" / "report.html"
-    written = write_report(results, market, path, benchmarks=BENCHMARK, config=SMALL_MARKET_CONFIG)
+    written = write_report(results, market, path, config=SMALL_MARKET_CONFIG)
     assert written == path and path.stat().st_size > 10_000
     parsed = _Page()
     parsed.feed(path.read_text(encoding="utf-8"))
@@ -142,9 +142,7 @@ def test_format_value_hides_missing_numbers_and_negative_zero():
 
 
 def test_plot_functions_return_figures(results, market):
-    attributions = attribute_books(
-        results, market, benchmarks=BENCHMARK, config=SMALL_MARKET_CONFIG
-    )
+    attributions = attribute_books(results, market, config=SMALL_MARKET_CONFIG)
     figures = [
         plots.cumulative_excess_figure(attributions["momentum"], kind="factors"),
         plots.drawdowns_figure(list(results.values())),
@@ -156,9 +154,7 @@ def test_plot_functions_return_figures(results, market):
 
 
 def test_stacked_groups_keep_the_identity(results, market):
-    attributions = attribute_books(
-        results, market, benchmarks=BENCHMARK, config=SMALL_MARKET_CONFIG
-    )
+    attributions = attribute_books(results, market, config=SMALL_MARKET_CONFIG)
     grouped = plots.grouped_components(attributions["random"].brinson)
     assert "costs" in grouped.columns and "impact" not in grouped.columns
     components = grouped.drop("date", "portfolio_return", "benchmark_return", "excess_return")

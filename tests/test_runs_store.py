@@ -16,7 +16,7 @@ import pytest
 from engine_fixtures import Momentum, MomentumParams, RandomParams, RandomTargets, synthetic_market
 
 from backtest.analytics.report import report_main
-from backtest.engine import Engine, EngineConfig, Result
+from backtest.engine import Benchmark, Book, Engine, EngineConfig, Result
 from backtest.market.scenario import ScenarioConfig
 from backtest.market.scenario.store_file import build_scenario_file
 from backtest.market.store import NotAStoreError, Store
@@ -32,7 +32,14 @@ def results() -> dict[str, Result]:
     market = synthetic_market(7, days=15, n=10)
     return Engine(EngineConfig(initial_cash=5e6)).run(
         market,
-        {"momentum": Momentum(MomentumParams(top=3)), "random": RandomTargets(RandomParams())},
+        [
+            Book(
+                name="momentum",
+                strategy=Momentum(MomentumParams(top=3)),
+                benchmark=Benchmark.index("000905"),
+            ),
+            Book(name="random", strategy=RandomTargets(RandomParams()), benchmark=Benchmark.cash()),
+        ],
     )
 
 
@@ -50,15 +57,42 @@ class _BrokenResult:
 
 def test_a_run_round_trips_exactly_with_its_market_identity(tmp_path, results):
     with RunStore(tmp_path / "runs.duckdb") as runs:
-        runs.save("r1", results, benchmarks={"momentum": "000905"}, market_identity="abc")
+        runs.save("r1", results, market_identity="abc")
         listed = runs.runs()
         run = runs.load("r1")
     assert listed["run_id"].to_list() == ["r1"]
     assert listed["books"].to_list() == [["momentum", "random"]]
     assert run.market_identity == "abc" and run.complete
-    assert run.benchmarks == {"momentum": "000905"}
+    assert run.benchmarks == {"momentum": Benchmark.index("000905"), "random": Benchmark.cash()}
     for name, result in results.items():
         assert run.results[name].equals(result)
+
+
+def test_a_run_saved_before_results_carried_benchmarks_loads_them_from_its_run_row(
+    tmp_path, results
+):
+    path = tmp_path / "runs.duckdb"
+    with RunStore(path) as runs:
+        runs.save("old", results, market_identity="abc")
+    with duckdb.connect(str(path)) as con:  # the layout of earlier versions
+        con.execute("ALTER TABLE result_runs DROP COLUMN benchmark_json")
+        con.execute(
+            "UPDATE runs SET benchmarks_json = '{\"momentum\": \"000852\"}' WHERE run_id = 'old'"
+        )
+    with RunStore(path, read_only=True) as runs:
+        run = runs.load("old")
+    assert run.benchmarks == {"momentum": Benchmark.index("000852"), "random": None}
+    assert run.results["random"].equals(results["random"].replace(benchmark=None))
+
+
+def test_a_series_benchmark_round_trips_with_its_result(tmp_path, results):
+    dates = results["random"].daily["date"].to_list()
+    series = Benchmark.from_levels("peer", dates, [100.0 + k for k in range(len(dates))])
+    measured = {"random": results["random"].replace(benchmark=series)}
+    with RunStore(tmp_path / "runs.duckdb") as runs:
+        runs.save("s", measured)
+        loaded = runs.load("s").results["random"]
+    assert loaded.benchmark == series and loaded.equals(measured["random"])
 
 
 def test_a_save_that_fails_half_way_leaves_nothing_of_the_run(tmp_path, results):
@@ -140,7 +174,6 @@ def test_a_run_is_not_saved_when_the_market_changed_meanwhile(tmp_path, small_ma
             tmp_path / "runs.duckdb",
             "r1",
             results,
-            {},
             market_path=market,
             market_identity=identity,
         )
@@ -259,7 +292,7 @@ def test_a_save_waits_for_a_reader_of_the_runs_store(tmp_path, small_market, res
     )
     assert reader.stdout is not None and reader.stdout.readline().strip() == "open"
     began = time.monotonic()
-    save_run(runs_path, "second", results, {}, market_path=market, market_identity=identity)
+    save_run(runs_path, "second", results, market_path=market, market_identity=identity)
     assert time.monotonic() - began > 0.3  # it waited for the reader, then saved
     reader.wait()
     reader.stdout.close()

@@ -61,12 +61,11 @@ import polars as pl
 from numpy.typing import NDArray
 
 from backtest.analytics.attribution_market import (
-    CASH_BENCHMARK,
     DEFAULT_WINDOWS,
     AttributionConfig,
     MarketAttributionInputs,
+    book_benchmark,
     prepare_market,
-    resolve_benchmark,
     session_rows,
 )
 from backtest.analytics.brinson import BUCKET_NAMES, brinson_fachler
@@ -80,6 +79,7 @@ from backtest.analytics.linking import (
 )
 
 if TYPE_CHECKING:
+    from backtest.engine.benchmark import Benchmark
     from backtest.engine.market_data import MarketData
     from backtest.engine.result import Result
 
@@ -261,7 +261,6 @@ def attribute_book(
     result: Result,
     market: MarketData | MarketAttributionInputs,
     *,
-    benchmark: str | None = None,
     config: AttributionConfig | None = None,
 ) -> BookAttribution:
     """Return the daily Brinson and factor attributions of one book (see the module docs).
@@ -272,14 +271,18 @@ def attribute_book(
         The book's engine result (a partial result is attributed over its sessions).
     market
         The market it ran on, or its :func:`prepare_market` inputs (faster for many books).
-    benchmark
-        Index code (``"000905"``, ...) or :data:`CASH_BENCHMARK`; default from the book's
-        parameters (:func:`resolve_benchmark`).
     config
         Used only when ``market`` is a ``MarketData``, and for the unexplained tolerance.
 
+    The benchmark is the result's own (:attr:`Result.benchmark`, from its book): an index
+    (its start-of-day weights and its returns), cash (no weights, no return) or a series (no
+    weights: its whole return is ``benchmark_replication``). To measure a book against
+    another one, attribute ``result.replace(benchmark=...)``.
+
     Raises
     ------
+    ValueError
+        The result carries no benchmark (:func:`book_benchmark`).
     AttributionIdentityError
         When the ledger has P&L the lines do not itemise (``|other|`` over tolerance) on a day.
     """
@@ -287,11 +290,12 @@ def attribute_book(
     inputs = (
         market if isinstance(market, MarketAttributionInputs) else prepare_market(market, settings)
     )
-    code = benchmark or resolve_benchmark(result)
+    benchmark = book_benchmark(result)
+    code = benchmark.label
     rows = session_rows(result, inputs.dates)
     dates = inputs.dates[rows]
     portfolio_return, weights, lines = _ledger_lines(result, inputs, rows)
-    benchmark_weights, index_return = _benchmark(code, inputs, rows)
+    benchmark_weights, index_return = _benchmark(benchmark, inputs, rows)
     returns = inputs.stock_returns[rows]
     held = (weights != 0.0) | (benchmark_weights != 0.0)
     # a stock with a weight and no previous mark cannot be priced: say which
@@ -360,17 +364,20 @@ def attribute_book(
 
 
 def _benchmark(
-    code: str, inputs: MarketAttributionInputs, rows: NDArray[np.int64]
+    benchmark: Benchmark, inputs: MarketAttributionInputs, rows: NDArray[np.int64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Return start-of-day benchmark weights and the benchmark's daily returns."""
     days, n = rows.size, inputs.symbols.size
-    if code == CASH_BENCHMARK:
+    if benchmark.kind == "cash":
         return np.zeros((days, n)), np.zeros(days)
+    if benchmark.kind == "series":
+        return np.zeros((days, n)), benchmark.series_returns(inputs.dates[rows])
+    code = benchmark.label
     weights = inputs.benchmark_weights.get(code)
     if weights is None:
         raise KeyError(
             f"the market has no index weights for benchmark {code!r}; it has "
-            f"{sorted(inputs.benchmark_weights)} (or use {CASH_BENCHMARK!r})"
+            f"{sorted(inputs.benchmark_weights)} (or measure against Benchmark.cash())"
         )
     returns = inputs.index_returns.get(code)
     if returns is None:
@@ -398,18 +405,12 @@ def attribute_books(
     results: Mapping[str, Result] | Sequence[Result],
     market: MarketData | MarketAttributionInputs,
     *,
-    benchmarks: str | Mapping[str, str] | None = None,
     config: AttributionConfig | None = None,
 ) -> dict[str, BookAttribution]:
-    """Attribute several books of one run (the market inputs are computed once)."""
+    """Attribute several books of one run, each against its own benchmark (inputs once)."""
     settings = config or AttributionConfig()
     inputs = (
         market if isinstance(market, MarketAttributionInputs) else prepare_market(market, settings)
     )
     books = list(results.values()) if isinstance(results, Mapping) else list(results)
-    return {
-        result.book: attribute_book(
-            result, inputs, benchmark=resolve_benchmark(result, benchmarks), config=settings
-        )
-        for result in books
-    }
+    return {result.book: attribute_book(result, inputs, config=settings) for result in books}

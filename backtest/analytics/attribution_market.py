@@ -30,17 +30,12 @@ from backtest.analytics.factors import (
 from backtest.core.ids import CSI300, CSI500, CSI1000, CSI2000, MICROCAP
 
 if TYPE_CHECKING:
+    from backtest.engine.benchmark import Benchmark
     from backtest.engine.market_data import MarketData
     from backtest.engine.result import Result
 
-#: A benchmark of "cash" earns 0 and holds nothing (market-neutral books).
-CASH_BENCHMARK = "cash"
-#: Used when neither the caller nor the book's parameters name a benchmark.
-DEFAULT_BENCHMARK = CSI500
 #: Index codes defining the cap buckets of :data:`~backtest.analytics.brinson.BUCKET_NAMES`.
 BUCKET_INDEX_CODES: tuple[str, ...] = (CSI300, CSI500, CSI1000, CSI2000, MICROCAP)
-#: Parameter names under which a book's parameters may name its benchmark.
-BENCHMARK_PARAMETERS: tuple[str, ...] = ("benchmark", "benchmark_index", "benchmark_code")
 #: Default windows: the 2023 crowding year and the 2024 crash (to the 7 February low).
 DEFAULT_WINDOWS: dict[str, tuple[str, str]] = {
     "2023": ("2023-01-01", "2023-12-31"),
@@ -198,25 +193,24 @@ def index_returns(closes: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.where(np.isfinite(out), out, 0.0)
 
 
-def resolve_benchmark(result: Result, benchmarks: str | Mapping[str, str] | None = None) -> str:
-    """Return a book's benchmark: the caller's (one for all, or by book), else its params'.
+def book_benchmark(result: Result) -> Benchmark:
+    """Return the benchmark a result carries (from its book); refuse a result without one.
 
-    A hedged book (its params name a ``futures_product``: market-neutral, DMA) is judged
-    against cash, as its investors judge it. Otherwise looks for :data:`BENCHMARK_PARAMETERS`
-    in ``result.params``; falls back to :data:`DEFAULT_BENCHMARK`.
+    Raises
+    ------
+    ValueError
+        The result has no benchmark: its book declared none (a strategy without
+        :meth:`~backtest.engine.strategy.Strategy.benchmark` run without
+        ``Book(benchmark=...)``), or it was saved before benchmarks were saved.
     """
-    if isinstance(benchmarks, str):
-        return benchmarks
-    if benchmarks is not None and result.book in benchmarks:
-        return benchmarks[result.book]
-    if isinstance(result.params, Mapping) and result.params.get("futures_product"):
-        return CASH_BENCHMARK
-    if isinstance(result.params, Mapping):
-        for name in BENCHMARK_PARAMETERS:
-            value = result.params.get(name)
-            if isinstance(value, str) and value:
-                return value
-    return DEFAULT_BENCHMARK
+    if result.benchmark is None:
+        raise ValueError(
+            f"book {result.book!r} has no benchmark to be measured against: run it as "
+            "Book(name=..., strategy=..., benchmark=Benchmark.index(code) | Benchmark.cash() | "
+            "Benchmark.from_returns(...)), or measure this result with "
+            "result.replace(benchmark=...)"
+        )
+    return result.benchmark
 
 
 def session_rows(result: Result, market_dates: NDArray[np.datetime64]) -> NDArray[np.int64]:

@@ -6,10 +6,13 @@ benchmark index (the closes in :class:`~backtest.engine.market_data.MarketData`,
 the metrics of :mod:`backtest.analytics.metrics` (242 sessions a year):
 
 - performance: total and annualised return, volatility, Sharpe ratio (risk-free 0), the deepest
-  drawdown with its peak, trough and recovery dates;
-- against the benchmark: its total return, the excess ``R_p - R_b`` (each side compounded) over
-  the whole run and over each window (default 2023 and 2024-01-01..2024-02-07; null when the
-  run has no session in it), tracking error and information ratio;
+  drawdown (:func:`backtest.core.returns.drawdowns`: the initial cash is the first high-water
+  mark) with its peak, trough and recovery dates;
+- against the book's own benchmark (:attr:`Result.benchmark`: an index, cash or a series;
+  required, never guessed): its total return, the excess ``R_p - R_b`` (each side compounded,
+  :func:`backtest.core.returns.cumulative_excess_return`) over the whole run and over each
+  window (default 2023 and 2024-01-01..2024-02-07; null when the run has no session in it),
+  tracking error and information ratio;
 - costs by kind in CNY (impact, commission, stamp duty, transfer fee) and their drag,
   ``sum_t cost_t / E_{t-1}``;
 - trading: mean daily and annualised one-sided turnover, the share of ordered shares that
@@ -29,10 +32,9 @@ from numpy.typing import NDArray
 
 from backtest.analytics.attribution import COST_LINES, book_returns, starting_equity
 from backtest.analytics.attribution_market import (
-    CASH_BENCHMARK,
     DEFAULT_WINDOWS,
+    book_benchmark,
     index_returns,
-    resolve_benchmark,
     session_rows,
 )
 from backtest.analytics.linking import DateLike
@@ -40,6 +42,7 @@ from backtest.analytics.metrics import (
     SESSIONS_PER_YEAR,
     annualised_return,
     annualised_volatility,
+    cumulative_excess_return,
     cumulative_return,
     information_ratio,
     max_drawdown_details,
@@ -67,36 +70,47 @@ def as_result_list(results: Mapping[str, Result] | Sequence[Result]) -> list[Res
     return books
 
 
-def benchmark_returns(result: Result, market: MarketData, benchmark: str) -> NDArray[np.float64]:
-    """Return the benchmark's daily returns over a result's sessions (0 for ``"cash"``).
+def benchmark_returns(result: Result, market: MarketData) -> NDArray[np.float64]:
+    """Return the daily returns of a result's own benchmark over its sessions.
 
-    From the index closes of ``market`` (0 on the market's first session).
+    0 for cash; an index's from the closes of ``market`` (0 on the market's first session);
+    a series' own returns on those sessions.
     """
-    if benchmark == CASH_BENCHMARK:
+    benchmark = book_benchmark(result)
+    if benchmark.kind == "cash":
         return np.zeros(result.daily.height)
-    closes = market.index_closes.get(benchmark)
+    rows = session_rows(result, market.dates)
+    if benchmark.kind == "series":
+        return benchmark.series_returns(np.asarray(market.dates, dtype="datetime64[D]")[rows])
+    closes = market.index_closes.get(benchmark.label)
     if closes is None:
         raise KeyError(
-            f"book {result.book!r}: the market has no closes for benchmark {benchmark!r}; it "
-            f"has {sorted(market.index_closes)} (or use {CASH_BENCHMARK!r})"
+            f"book {result.book!r}: the market has no closes for benchmark {benchmark.label!r}; "
+            f"it has {sorted(market.index_closes)} (or measure against Benchmark.cash())"
         )
-    rows = session_rows(result, market.dates)
     return index_returns(np.asarray(closes, dtype=np.float64))[rows]
 
 
-def _window_excess(
+def window_returns(
     dates: NDArray[np.datetime64],
     portfolio: NDArray[np.float64],
     benchmark: NDArray[np.float64],
     start: DateLike,
     end: DateLike,
-) -> float | None:
+) -> tuple[float, float, float] | None:
+    """Return ``(R_p, R_b, excess)`` over the sessions in ``[start, end]`` (None if none).
+
+    Each side compounded over the window's sessions, the excess ``R_p - R_b``
+    (:func:`~backtest.core.returns.cumulative_excess_return`); the window starts from the close
+    before its first session (the initial cash, when that is the run's first session).
+    """
     first = np.asarray(start).astype("datetime64[D]")
     last = np.asarray(end).astype("datetime64[D]")
     inside = (dates >= first) & (dates <= last)
     if not inside.any():
         return None
-    return float(np.prod(1.0 + portfolio[inside]) - np.prod(1.0 + benchmark[inside]))
+    book, index = portfolio[inside], benchmark[inside]
+    return cumulative_return(book), cumulative_return(index), cumulative_excess_return(book, index)
 
 
 def _date_or_none(value: np.datetime64 | None) -> Any:
@@ -111,11 +125,10 @@ def compare_row(
     result: Result,
     market: MarketData | None = None,
     *,
-    benchmark: str | None = None,
     windows: Mapping[str, tuple[DateLike, DateLike]] | None = None,
 ) -> dict[str, Any]:
     """Return the :func:`compare` row of one book as a ``column -> value`` dict."""
-    code = benchmark or resolve_benchmark(result)
+    code = book_benchmark(result).label
     daily = result.daily
     dates = daily["date"].to_numpy().astype("datetime64[D]")
     portfolio = book_returns(result)
@@ -140,19 +153,20 @@ def compare_row(
         "max_drawdown_trough": _date_or_none(drawdown.trough_date),
         "max_drawdown_recovery": _date_or_none(drawdown.recovery_date),
     }
-    benchmark_series = None if market is None else benchmark_returns(result, market, code)
+    benchmark_series = None if market is None else benchmark_returns(result, market)
     row["benchmark_return"] = (
         None if benchmark_series is None else cumulative_return(benchmark_series)
     )
     row["excess_return"] = (
-        None if benchmark_series is None else row["total_return"] - row["benchmark_return"]
+        None if benchmark_series is None else cumulative_excess_return(portfolio, benchmark_series)
     )
     for label, (start, end) in (windows if windows is not None else DEFAULT_WINDOWS).items():
-        row[f"excess_{label}"] = (
+        window = (
             None
             if benchmark_series is None
-            else _window_excess(dates, portfolio, benchmark_series, start, end)
+            else window_returns(dates, portfolio, benchmark_series, start, end)
         )
+        row[f"excess_{label}"] = None if window is None else window[2]
     row["tracking_error"] = (
         None
         if benchmark_series is None
@@ -205,7 +219,6 @@ def compare(
     market: MarketData | None = None,
     *,
     windows: Mapping[str, tuple[DateLike, DateLike]] | None = None,
-    benchmarks: str | Mapping[str, str] | None = None,
 ) -> pl.DataFrame:
     """Return one row per book with every headline figure side by side (module docs).
 
@@ -218,9 +231,9 @@ def compare(
     windows
         ``label -> (start, end)`` inclusive dates for the ``excess_<label>`` columns (default
         :data:`~backtest.analytics.attribution_market.DEFAULT_WINDOWS`).
-    benchmarks
-        One index code for every book, or one per book name; default: each book's parameters
-        (``benchmark``), else CSI 500.
+
+    Each book is measured against its own benchmark (:attr:`Result.benchmark`); to measure
+    one against another, compare ``result.replace(benchmark=Benchmark.index(code))``.
 
     Returns
     -------
@@ -234,15 +247,7 @@ def compare(
         annualised_turnover, orders, fill_rate, sessions_constrained, sessions_locked,
         max_backlog_orders``. Returns are fractions (0.05 is 5 %).
     """
-    rows = [
-        compare_row(
-            result,
-            market,
-            benchmark=resolve_benchmark(result, benchmarks),
-            windows=windows,
-        )
-        for result in as_result_list(results)
-    ]
+    rows = [compare_row(result, market, windows=windows) for result in as_result_list(results)]
     schema_overrides: dict[str, pl.DataType] = {
         name: pl.Float64()
         for name in rows[0]

@@ -24,6 +24,17 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+# the drawdown and excess definitions live in the lowest layer (Result.summary uses them too)
+from backtest.core.returns import (
+    ExcessMethod,
+    as_aligned_pair,
+    as_returns,
+    cumulative_excess_return,
+    cumulative_return,
+    drawdowns,
+    max_drawdown,
+)
+
 #: Trading sessions per year on the Shanghai and Shenzhen exchanges (the annualisation default).
 SESSIONS_PER_YEAR = 242
 
@@ -40,28 +51,7 @@ SESSIONS_PER_YEAR = 242
 #: were computed at: the gross return 1, or the level of the series when that is larger.
 ROUND_OFF_TOLERANCE = 1e-12
 
-ExcessMethod = Literal["arithmetic", "geometric"]
 TurnoverSides = Literal["one_sided", "two_sided"]
-
-
-def _as_returns(returns: ArrayLike, name: str = "returns") -> NDArray[np.float64]:
-    array = np.asarray(returns, dtype=np.float64)
-    if array.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D series of daily returns; got shape {array.shape}")
-    return array
-
-
-def _as_pair(
-    portfolio_returns: ArrayLike, benchmark_returns: ArrayLike
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    portfolio = _as_returns(portfolio_returns, "portfolio_returns")
-    benchmark = _as_returns(benchmark_returns, "benchmark_returns")
-    if portfolio.shape != benchmark.shape:
-        raise ValueError(
-            "portfolio_returns and benchmark_returns must be aligned day by day; got lengths "
-            f"{portfolio.shape[0]} and {benchmark.shape[0]}"
-        )
-    return portfolio, benchmark
 
 
 def _check_sessions(sessions_per_year: float) -> None:
@@ -84,22 +74,6 @@ def _annualised_mean_over_deviation(series: NDArray[np.float64], sessions_per_ye
     return float(mean / deviation * np.sqrt(sessions_per_year))
 
 
-def cumulative_return(returns: ArrayLike) -> float:
-    """Return the compounded return over the whole series.
-
-    ``R = prod_t (1 + r_t) - 1``. NaN on an empty series.
-
-    Examples
-    --------
-    >>> round(cumulative_return([0.10, -0.10]), 12)
-    -0.01
-    """
-    array = _as_returns(returns)
-    if array.size < 1:
-        return float("nan")
-    return float(np.prod(1.0 + array) - 1.0)
-
-
 def cumulative_returns(returns: ArrayLike) -> NDArray[np.float64]:
     """Return the compounded return path: element ``t`` is ``prod_{s<=t} (1 + r_s) - 1``.
 
@@ -108,7 +82,7 @@ def cumulative_returns(returns: ArrayLike) -> NDArray[np.float64]:
     >>> cumulative_returns([0.10, -0.10]).round(12).tolist()
     [0.1, -0.01]
     """
-    return np.asarray(np.cumprod(1.0 + _as_returns(returns)) - 1.0, dtype=np.float64)
+    return np.asarray(np.cumprod(1.0 + as_returns(returns)) - 1.0, dtype=np.float64)
 
 
 def annualised_return(returns: ArrayLike, *, sessions_per_year: float = SESSIONS_PER_YEAR) -> float:
@@ -123,7 +97,7 @@ def annualised_return(returns: ArrayLike, *, sessions_per_year: float = SESSIONS
     True
     """
     _check_sessions(sessions_per_year)
-    array = _as_returns(returns)
+    array = as_returns(returns)
     if array.size < 1:
         return float("nan")
     growth = float(np.prod(1.0 + array))
@@ -145,7 +119,7 @@ def annualised_volatility(
     nan
     """
     _check_sessions(sessions_per_year)
-    array = _as_returns(returns)
+    array = as_returns(returns)
     if array.size < 2:
         return float("nan")
     if np.ptp(array) == 0.0:
@@ -176,27 +150,11 @@ def sharpe_ratio(
     nan
     """
     _check_sessions(sessions_per_year)
-    array = _as_returns(returns)
+    array = as_returns(returns)
     if array.size < 2:
         return float("nan")
     daily_risk_free = (1.0 + risk_free_rate) ** (1.0 / sessions_per_year) - 1.0
     return _annualised_mean_over_deviation(array - daily_risk_free, sessions_per_year)
-
-
-def drawdowns(returns: ArrayLike) -> NDArray[np.float64]:
-    """Return the underwater curve: ``D_t = W_t / max_{s<=t} W_s - 1`` (0 or negative).
-
-    The wealth path ``W_t = prod_{s<=t} (1 + r_s)`` starts from ``W_{-1} = 1`` (the initial
-    capital counts as a high-water mark, so a loss on the first day is a drawdown).
-
-    Examples
-    --------
-    >>> drawdowns([0.10, -0.10, 0.05]).round(6).tolist()
-    [0.0, -0.1, -0.055]
-    """
-    wealth = np.cumprod(1.0 + _as_returns(returns))
-    high_water = np.maximum.accumulate(np.concatenate(([1.0], wealth)))[1:]
-    return wealth / high_water - 1.0
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -222,20 +180,6 @@ class Drawdown:
     recovery_date: np.datetime64 | None = None
 
 
-def max_drawdown(returns: ArrayLike) -> float:
-    """Return the maximum drawdown ``min_t D_t`` (see :func:`drawdowns`); NaN on empty input.
-
-    Examples
-    --------
-    >>> round(max_drawdown([0.10, -0.20, 0.05, 0.30]), 12)
-    -0.2
-    """
-    array = _as_returns(returns)
-    if array.size < 1:
-        return float("nan")
-    return float(np.min(drawdowns(array)))
-
-
 def max_drawdown_details(returns: ArrayLike, *, dates: ArrayLike | None = None) -> Drawdown:
     """Return the deepest drawdown with its peak, trough and recovery sessions.
 
@@ -252,7 +196,7 @@ def max_drawdown_details(returns: ArrayLike, *, dates: ArrayLike | None = None) 
     >>> round(details.depth, 12), details.peak_index, details.trough_index, details.recovery_index
     (-0.2, 0, 1, 3)
     """
-    array = _as_returns(returns)
+    array = as_returns(returns)
     date_array = None
     if dates is not None:
         date_array = np.asarray(dates, dtype="datetime64[D]")
@@ -311,38 +255,11 @@ def excess_returns(
     >>> excess_returns([0.02], [0.01], method="geometric").round(6).tolist()
     [0.009901]
     """
-    portfolio, benchmark = _as_pair(portfolio_returns, benchmark_returns)
+    portfolio, benchmark = as_aligned_pair(portfolio_returns, benchmark_returns)
     if method == "arithmetic":
         return portfolio - benchmark
     if method == "geometric":
         return (1.0 + portfolio) / (1.0 + benchmark) - 1.0
-    raise ValueError(f"method must be 'arithmetic' or 'geometric'; got {method!r}")
-
-
-def cumulative_excess_return(
-    portfolio_returns: ArrayLike,
-    benchmark_returns: ArrayLike,
-    *,
-    method: ExcessMethod = "arithmetic",
-) -> float:
-    """Return the excess return over the whole window, compounding each side first.
-
-    ``arithmetic``: ``R_p - R_b``; ``geometric``: ``(1 + R_p)/(1 + R_b) - 1``, with ``R`` the
-    cumulative returns. The arithmetic figure is what the attribution components add up to
-    after linking (:mod:`backtest.analytics.linking`). NaN on empty input.
-
-    Examples
-    --------
-    >>> round(cumulative_excess_return([0.1, 0.1], [0.0, 0.1]), 12)
-    0.11
-    """
-    portfolio, benchmark = _as_pair(portfolio_returns, benchmark_returns)
-    cumulative_portfolio = cumulative_return(portfolio)
-    cumulative_benchmark = cumulative_return(benchmark)
-    if method == "arithmetic":
-        return cumulative_portfolio - cumulative_benchmark
-    if method == "geometric":
-        return (1.0 + cumulative_portfolio) / (1.0 + cumulative_benchmark) - 1.0
     raise ValueError(f"method must be 'arithmetic' or 'geometric'; got {method!r}")
 
 
@@ -359,7 +276,7 @@ def cumulative_excess_returns(
     >>> cumulative_excess_returns([0.1, 0.1], [0.0, 0.1]).round(12).tolist()
     [0.1, 0.11]
     """
-    portfolio, benchmark = _as_pair(portfolio_returns, benchmark_returns)
+    portfolio, benchmark = as_aligned_pair(portfolio_returns, benchmark_returns)
     wealth_portfolio = np.cumprod(1.0 + portfolio)
     wealth_benchmark = np.cumprod(1.0 + benchmark)
     if method == "arithmetic":
@@ -386,7 +303,7 @@ def tracking_error(
     0.014142136
     """
     _check_sessions(sessions_per_year)
-    portfolio, benchmark = _as_pair(portfolio_returns, benchmark_returns)
+    portfolio, benchmark = as_aligned_pair(portfolio_returns, benchmark_returns)
     if portfolio.size < 2:
         return float("nan")
     return float(np.std(portfolio - benchmark, ddof=1) * np.sqrt(sessions_per_year))
@@ -415,7 +332,7 @@ def information_ratio(
     nan
     """
     _check_sessions(sessions_per_year)
-    portfolio, benchmark = _as_pair(portfolio_returns, benchmark_returns)
+    portfolio, benchmark = as_aligned_pair(portfolio_returns, benchmark_returns)
     if portfolio.size < 2:
         return float("nan")
     return _annualised_mean_over_deviation(portfolio - benchmark, sessions_per_year)
@@ -439,8 +356,8 @@ def daily_turnover(
     >>> daily_turnover([2_000_000.0, 0.0], [10_000_000.0, 10_000_000.0]).tolist()
     [0.1, 0.0]
     """
-    notional = _as_returns(traded_notional_cny, "traded_notional_cny")
-    equity = _as_returns(equity_cny, "equity_cny")
+    notional = as_returns(traded_notional_cny, "traded_notional_cny")
+    equity = as_returns(equity_cny, "equity_cny")
     if notional.shape != equity.shape:
         raise ValueError(
             "traded_notional_cny and equity_cny must align day by day; got lengths "
@@ -492,9 +409,11 @@ def hit_rate(returns: ArrayLike, benchmark_returns: ArrayLike | None = None) -> 
     >>> hit_rate([0.01, float("nan"), -0.01, 0.02])
     0.6666666666666666
     """
-    array = _as_returns(returns)
+    array = as_returns(returns)
     reference = (
-        np.zeros_like(array) if benchmark_returns is None else _as_pair(array, benchmark_returns)[1]
+        np.zeros_like(array)
+        if benchmark_returns is None
+        else as_aligned_pair(array, benchmark_returns)[1]
     )
     known = ~(np.isnan(array) | np.isnan(reference))
     sessions = int(np.count_nonzero(known))
@@ -525,7 +444,7 @@ def performance_summary(
     >>> summary["sessions"], round(summary["excess_return"], 6)
     (3.0, 0.019594)
     """
-    portfolio = _as_returns(portfolio_returns, "portfolio_returns")
+    portfolio = as_returns(portfolio_returns, "portfolio_returns")
     summary = {
         "sessions": float(portfolio.size),
         "cumulative_return": cumulative_return(portfolio),
@@ -541,7 +460,7 @@ def performance_summary(
     }
     if benchmark_returns is None:
         return summary
-    _, benchmark = _as_pair(portfolio, benchmark_returns)
+    _, benchmark = as_aligned_pair(portfolio, benchmark_returns)
     summary |= {
         "benchmark_cumulative_return": cumulative_return(benchmark),
         "excess_return": cumulative_excess_return(portfolio, benchmark),

@@ -46,6 +46,7 @@ from backtest.analytics.plots import (
     drawdowns_figure,
     grouped_components,
 )
+from backtest.engine.benchmark import Benchmark
 
 if TYPE_CHECKING:
     from backtest.engine.market_data import MarketData
@@ -182,16 +183,15 @@ def render_report(
     results: Mapping[str, Result] | Sequence[Result],
     market: MarketData,
     *,
-    benchmarks: str | Mapping[str, str] | None = None,
     windows: Mapping[str, tuple[DateLike, DateLike]] | None = None,
     config: AttributionConfig | None = None,
     title: str = "A-share crowding backtest: books side by side",
 ) -> str:
-    """Return the report's HTML text (see the module docs)."""
+    """Return the report's HTML text (see the module docs); each book against its benchmark."""
     books = as_result_list(results)
     chosen = dict(windows if windows is not None else DEFAULT_WINDOWS)
-    headline = compare(books, market, windows=chosen, benchmarks=benchmarks)
-    attributions = attribute_books(books, market, benchmarks=benchmarks, config=config)
+    headline = compare(books, market, windows=chosen)
+    attributions = attribute_books(books, market, config=config)
     excess_columns = [c for c in headline.columns if c.startswith("excess_")]
     percent = (*PERCENT_COLUMNS, *excess_columns)
     first = min(r.daily["date"][0] for r in books)
@@ -272,7 +272,6 @@ def write_report(
     market: MarketData,
     path: str | Path,
     *,
-    benchmarks: str | Mapping[str, str] | None = None,
     windows: Mapping[str, tuple[DateLike, DateLike]] | None = None,
     config: AttributionConfig | None = None,
 ) -> Path:
@@ -281,19 +280,17 @@ def write_report(
     Parameters
     ----------
     results
-        Results by book name, or a list of them.
+        Results by book name, or a list of them; each is measured against its own benchmark
+        (:attr:`Result.benchmark`, required).
     market
         The market they ran on (index weights and closes for the benchmarks and buckets).
-    benchmarks
-        One index code for all books or one per book (default: each book's ``benchmark``
-        parameter, else CSI 500).
     windows
         ``label -> (start, end)``; default 2023 and 2024-01-01..2024-02-07.
     config
         Attribution settings (factor windows, regression weights).
     """
     target = Path(path)
-    text = render_report(results, market, benchmarks=benchmarks, windows=windows, config=config)
+    text = render_report(results, market, windows=windows, config=config)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
     return target
@@ -323,7 +320,8 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="CODE|BOOK=CODE",
-        help="benchmark index for every book, or for one book (repeatable)",
+        help="measure every book, or one book (repeatable), against this index code or 'cash' "
+        "instead of the benchmark saved with it",
     )
     parser.add_argument("--out", type=Path, default=Path("report.html"), help="HTML file")
 
@@ -381,14 +379,11 @@ def report_main(args: argparse.Namespace) -> int:
         identity = store.identity()
         for run in runs:
             _check_reportable(run, identity, args.store)
-        books, benchmarks = _books_of(runs)
+        books = _with_benchmarks(_books_of(runs), parse_benchmarks(args.benchmark))
         first = min(r.daily["date"][0] for r in books)
         last = max(r.daily["date"][-1] for r in books)
         market = MarketData.from_store(store, start=first, end=last)
-    chosen = parse_benchmarks(args.benchmark)
-    if chosen is None and benchmarks:
-        chosen = benchmarks
-    path = write_report(books, market, args.out, benchmarks=chosen)
+    path = write_report(books, market, args.out)
     print(f"wrote {path} ({len(books)} books of {', '.join(run_ids)}, {first} .. {last})")
     return 0
 
@@ -423,16 +418,30 @@ def _default_runs(listed: pl.DataFrame) -> list[str]:
     return [str(listed["run_id"][-1])]
 
 
-def _books_of(runs: Sequence[Any]) -> tuple[list[Result], dict[str, str]]:
-    """The runs' books and benchmarks; named ``RUN/BOOK`` when two runs share a book name."""
+def _books_of(runs: Sequence[Any]) -> list[Result]:
+    """The runs' books, named ``RUN/BOOK`` when two runs share a book name."""
     books: list[Result] = []
-    benchmarks: dict[str, str] = {}
     names = [name for run in runs for name in run.results]
     prefixed = len(set(names)) < len(names)
     for run in runs:
         for name, result in run.results.items():
             label = f"{run.run_id}/{name}" if prefixed else result.book
             books.append(result if label == result.book else result.replace(book=label))
-            if name in run.benchmarks:
-                benchmarks[label] = run.benchmarks[name]
-    return books, benchmarks
+    return books
+
+
+def _with_benchmarks(books: list[Result], chosen: str | dict[str, str] | None) -> list[Result]:
+    """The books, measured against the ``--benchmark`` codes given (else their own)."""
+    if chosen is None:
+        return books
+    unknown = set() if isinstance(chosen, str) else set(chosen) - {r.book for r in books}
+    if unknown:
+        raise ValueError(
+            f"--benchmark names books {sorted(unknown)} not in the report; its books are "
+            f"{[r.book for r in books]}"
+        )
+    out = []
+    for result in books:
+        code = chosen if isinstance(chosen, str) else chosen.get(result.book)
+        out.append(result if code is None else result.replace(benchmark=Benchmark.parse(code)))
+    return out

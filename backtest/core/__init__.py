@@ -4,7 +4,8 @@
   ledger's P&L lines (entries);
 - :mod:`backtest.core.ids`: boards (:data:`~backtest.core.ids.Board`,
   :func:`~backtest.core.ids.board_of`), index codes, CFFEX futures products and their
-  underlying indices.
+  underlying indices;
+- :mod:`backtest.core.returns`: the one definition of drawdown and of excess return.
 
 Layers import downward only: ``core < rules < market < engine < strategies/analytics < apps``.
 """

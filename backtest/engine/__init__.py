@@ -7,9 +7,11 @@ reads them from :mod:`backtest.rules` (``EngineConfig.rules`` defaults to the eq
 >>> from backtest.engine import Engine, EngineConfig, MarketData, Strategy, Context
 """
 
+from backtest.engine.benchmark import Benchmark
+from backtest.engine.book import Book
 from backtest.engine.clock import Clock, ClockEvent, Phase
 from backtest.engine.config import EngineConfig, ExecutionPrice, canonical_json, config_hash
-from backtest.engine.engine import Book, Engine, StrategyError, run_backtest
+from backtest.engine.engine import Engine, StrategyError, run_backtest
 from backtest.engine.hedging import AccountView, FinancingConfig, FuturesConfig
 from backtest.engine.market_data import MarketData, MarketFeatures
 from backtest.engine.orders import Backlog, SessionFills, TargetOrder
@@ -20,6 +22,7 @@ from backtest.engine.strategy import Context, Strategy, TargetError
 __all__ = [
     "AccountView",
     "Backlog",
+    "Benchmark",
     "Book",
     "Clock",
     "ClockEvent",

@@ -1,9 +1,9 @@
 """The engine's settings: one frozen, validated, hashable configuration.
 
 Everything that changes a backtest's numbers and is not the market or the strategy lives here,
-so that :func:`config_hash` of (engine config, strategy parameters, data range) identifies a run
-(nautilus_trader's habit: configs are frozen, keyword-only, validated and hashed into every
-result).
+so that :func:`config_hash` of (engine config, strategy parameters, data range, market identity)
+identifies a run (nautilus_trader's habit: configs are frozen, keyword-only, validated and
+hashed into every result).
 """
 
 from __future__ import annotations
@@ -162,11 +162,22 @@ def canonical_json(value: Any) -> str:
     return json.dumps(to_plain(value), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
-def config_hash(config: EngineConfig, strategy_params: Any, data_range: Any) -> str:
+def config_hash(
+    config: EngineConfig, strategy_params: Any, data_range: Any, market_identity: str
+) -> str:
     """Return the sha256 (hex) of the canonical JSON of a run's inputs.
 
-    ``{"engine": config, "strategy": params, "data": data_range}``; two runs with equal hashes
-    ran the same engine settings and strategy parameters over the same market range.
+    ``{"engine": config, "strategy": params, "data": data_range, "market": identity}``; two
+    runs with equal hashes ran the same engine settings and strategy parameters over the same
+    market data (:meth:`~backtest.engine.market_data.MarketData.identity`: the store's
+    identity, or the arrays' hash) and range.
     """
-    text = canonical_json({"engine": config, "strategy": strategy_params, "data": data_range})
+    text = canonical_json(
+        {
+            "engine": config,
+            "strategy": strategy_params,
+            "data": data_range,
+            "market": market_identity,
+        }
+    )
     return hashlib.sha256(text.encode("ascii")).hexdigest()

@@ -27,12 +27,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from backtest.core.lines import Line
+from backtest.engine.book import Book
 from backtest.engine.clock import Clock, Phase
 from backtest.engine.config import EngineConfig, config_hash, to_plain
 from backtest.engine.hedging import HEDGE_COLUMNS, ContractPlan, HedgeAccount
@@ -84,23 +84,6 @@ class StrategyError(RuntimeError):
         self.symbol = original.symbol if isinstance(original, TargetError) else None
         self.partial_results = partial_results
         self.partial_result = partial_results[book]
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Book:
-    """A named strategy with its own ledger; ``initial_cash`` overrides the config's."""
-
-    name: str
-    strategy: Strategy[Any]
-    initial_cash: float | None = None
-
-    def __post_init__(self) -> None:
-        if not self.name:
-            raise ValueError("book name must be a non-empty string")
-        if self.initial_cash is not None and not self.initial_cash > 0:
-            raise ValueError(
-                f"book {self.name!r}: initial_cash must be > 0, got {self.initial_cash}"
-            )
 
 
 class _BookState:
@@ -481,7 +464,10 @@ class _Run:
                 params=to_plain(book.strategy.params),
                 config=to_plain(book_config),
                 data_range=self.data_range,
-                run_hash=config_hash(book_config, book.strategy.params, self.data_range),
+                run_hash=config_hash(
+                    book_config, book.strategy.params, self.data_range, self.market.identity()
+                ),
+                benchmark=book.benchmark,
                 dates=self.market.dates,
                 symbols=self.market.symbols,
                 mark=self.features.mark,

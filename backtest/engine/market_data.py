@@ -26,6 +26,8 @@ Derived arrays (:class:`MarketFeatures`) are computed vectorised once per run:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -172,10 +174,14 @@ class MarketData:
     index_opens: Mapping[str, np.ndarray] = field(default_factory=dict)
     #: CFFEX futures bars aligned on ``dates`` (``None`` when the market has none)
     futures: FuturesPanel | None = None
+    #: what the data was loaded from, when known (:meth:`from_store`: the store's identity and
+    #: the query); ``None``: :meth:`identity` hashes the arrays themselves
+    source_identity: str | None = None
     #: derived arrays already computed, by window settings (see :meth:`features`)
     _feature_cache: dict[tuple[int, int], MarketFeatures] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    _content_hash: list[str] = field(default_factory=list, init=False, repr=False, compare=False)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -200,6 +206,20 @@ class MarketData:
             "symbols": n,
         }
 
+    def identity(self) -> str:
+        """Return the hash that identifies this market's data (folded into every run hash).
+
+        ``source_identity`` when the market was loaded from a store (the store's
+        :meth:`~backtest.market.store.Store.identity`, which changes with every write, and the
+        query), else the sha256 of the arrays (dates, symbols, boards, every field, the index
+        and futures arrays), computed once (about 1 GB/s).
+        """
+        if self.source_identity is not None:
+            return self.source_identity
+        if not self._content_hash:
+            self._content_hash.append(_content_hash(self))
+        return self._content_hash[0]
+
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_arrays(
@@ -213,6 +233,7 @@ class MarketData:
         index_closes: Mapping[str, np.ndarray] | None = None,
         index_opens: Mapping[str, np.ndarray] | None = None,
         futures: FuturesPanel | None = None,
+        source_identity: str | None = None,
         **arrays: np.ndarray,
     ) -> MarketData:
         """Build from ``(days, n)`` arrays; only ``close`` is required.
@@ -225,6 +246,8 @@ class MarketData:
         ``boards`` defaults to each symbol's board from its code (:func:`board_of`).
         ``futures`` (a :class:`~backtest.engine.futures.FuturesPanel`) is reindexed onto
         ``dates`` (NaN on sessions it lacks); ``index_opens`` are ``(days,)`` like closes.
+        ``source_identity`` names the data when the caller knows it (else :meth:`identity`
+        hashes the arrays).
 
         >>> market = MarketData.from_arrays(
         ...     dates=["2024-02-05", "2024-02-06"], symbols=["600000", "688981"],
@@ -315,6 +338,7 @@ class MarketData:
             index_closes=closes,
             index_opens=opens,
             futures=None if futures is None else align_futures(futures, day_axis),
+            source_identity=source_identity,
         )
 
     @classmethod
@@ -332,7 +356,12 @@ class MarketData:
         Index codes without weights in the store get no entry in ``index_weights``; index codes
         without bars get no entry in ``index_closes``. Futures bars, when the store has any,
         become ``futures`` (with the closes and opens of their underlying indices).
+        ``source_identity`` is the store's identity with the query (start, end, symbols, index
+        codes), so two stores, or two builds of one, never share a run hash.
         """
+        source_identity = store_query_identity(
+            store.identity(), start=start, end=end, symbols=symbols, index_codes=index_codes
+        )
         # a few fields per query: the transient Arrow table stays small (peak memory)
         names = list(FLOAT_FIELDS + BOOL_FIELDS)
         values: dict[str, np.ndarray] = {}
@@ -393,6 +422,7 @@ class MarketData:
             futures=futures,
             **{name: panel.values[name] for name in FLOAT_FIELDS if name != "volume"},
             volume=volume,
+            source_identity=source_identity,
             **{name: panel.values[name] for name in BOOL_FIELDS},
         )
 
@@ -529,3 +559,61 @@ def derive_py(
             locked_down[t, j] = c <= float(limit_down[t, j]) + _LOCK_TOLERANCE_CNY
             locked_up[t, j] = c >= float(limit_up[t, j]) - _LOCK_TOLERANCE_CNY
     return adj_close, returns, vwap, mark, locked_up, locked_down
+
+
+def store_query_identity(
+    store_identity: str,
+    *,
+    start: Any = None,
+    end: Any = None,
+    symbols: Sequence[str] | None = None,
+    index_codes: Sequence[str] = INDEX_CODES,
+) -> str:
+    """The identity of a market loaded from a store: sha256 of the store's and the query's.
+
+    >>> len(store_query_identity("0123abcd", start="2024-01-02"))
+    64
+    """
+    query = {
+        "store": store_identity,
+        "start": None if start is None else str(start),
+        "end": None if end is None else str(end),
+        "symbols": None if symbols is None else [str(s) for s in symbols],
+        "index_codes": list(index_codes),
+    }
+    return hashlib.sha256(json.dumps(query, sort_keys=True).encode("ascii")).hexdigest()
+
+
+def _content_hash(market: MarketData) -> str:
+    """sha256 (hex) of every array of ``market``, in a fixed order (names included)."""
+    digest = hashlib.sha256()
+
+    def add(name: str, array: np.ndarray) -> None:
+        digest.update(f"{name}:{array.dtype.str}:{array.shape}".encode())
+        if array.dtype == object:
+            digest.update("\x1f".join(str(v) for v in array.ravel().tolist()).encode())
+        elif array.size and all(stride == 0 for stride in array.strides):
+            digest.update(np.ascontiguousarray(array.flat[0]).tobytes())  # a broadcast constant
+        else:
+            digest.update(np.ascontiguousarray(array).view(np.uint8).data)
+
+    add("dates", market.dates.astype("datetime64[D]"))
+    add("symbols", market.symbols)
+    add("boards", market.board_codes)
+    for name in sorted(market.fields):
+        add(f"field.{name}", market.fields[name])
+    for label, series in (
+        ("weights", market.index_weights),
+        ("closes", market.index_closes),
+        ("opens", market.index_opens),
+    ):
+        for code in sorted(series):
+            add(f"{label}.{code}", series[code])
+    futures = market.futures
+    if futures is not None:
+        add("futures.contracts", np.asarray(futures.contracts, dtype=object))
+        add("futures.expiry", np.asarray(futures.expiry, dtype="datetime64[D]"))
+        add("futures.multiplier", np.asarray(futures.multiplier, dtype=np.float64))
+        for name in sorted(futures.values):
+            add(f"futures.{name}", np.asarray(futures.values[name]))
+    return digest.hexdigest()

@@ -16,6 +16,7 @@ import numpy as np
 import polars as pl
 
 from backtest.core.lines import LINES
+from backtest.engine.benchmark import Benchmark
 from backtest.engine.orders import SessionFills
 from backtest.engine.result import _FILL_FLOATS, DAILY_COLUMNS, STATUS_NAMES, Result
 
@@ -132,6 +133,7 @@ class Recorder:
         config: Any,
         data_range: Any,
         run_hash: str,
+        benchmark: Benchmark | None,
         dates: np.ndarray,
         symbols: np.ndarray,
         mark: np.ndarray,
@@ -166,6 +168,7 @@ class Recorder:
             config=config,
             data_range=data_range,
             config_hash=run_hash,
+            benchmark=benchmark,
             complete=complete,
             daily=daily,
             positions=tables.positions_frame,

@@ -40,6 +40,8 @@ import numpy as np
 import polars as pl
 
 from backtest.core.lines import LINES
+from backtest.core.returns import max_drawdown, returns_from_equity
+from backtest.engine.benchmark import Benchmark
 from backtest.engine.hedging import HEDGE_COLUMNS
 from backtest.execution.fills import FillStatus
 
@@ -70,7 +72,16 @@ _FRAMES = ("daily", "positions", "fills", "backlog", "status_counts", "entries")
 
 #: A frame, or a function that builds it on first access.
 FrameSource = pl.DataFrame | Callable[[], pl.DataFrame]
-_META = ("book", "strategy", "params", "config", "data_range", "config_hash", "complete")
+_META = (
+    "book",
+    "strategy",
+    "params",
+    "config",
+    "data_range",
+    "config_hash",
+    "benchmark",
+    "complete",
+)
 
 
 class Result:
@@ -78,6 +89,10 @@ class Result:
 
     ``params``, ``config`` and ``data_range`` are plain JSON values (dicts); ``config_hash`` is
     the sha256 of their canonical JSON (:func:`backtest.engine.config.config_hash`).
+    ``benchmark`` is what the book is measured against (:class:`Benchmark`, from its
+    :class:`~backtest.engine.book.Book`; ``None`` when the book declared none, or for a result
+    saved before benchmarks were saved). It is not part of ``config_hash``: it changes how a
+    run is judged, not what it computed.
     ``complete`` is False for the partial result of a run stopped by a strategy error.
 
     ``daily`` is built when the run ends; ``positions``, ``fills``, ``backlog`` and
@@ -93,6 +108,7 @@ class Result:
     config: Any
     data_range: Any
     config_hash: str
+    benchmark: Benchmark | None
     complete: bool
     daily: pl.DataFrame
     _frames: dict[str, FrameSource]
@@ -113,6 +129,7 @@ class Result:
         backlog: FrameSource,
         status_counts: FrameSource,
         entries: FrameSource | None = None,
+        benchmark: Benchmark | None = None,
     ) -> None:
         values = dict(
             book=book,
@@ -121,6 +138,7 @@ class Result:
             config=config,
             data_range=data_range,
             config_hash=config_hash,
+            benchmark=benchmark,
             complete=complete,
             daily=daily,
         )
@@ -219,8 +237,7 @@ class Result:
     def equals(self, other: Result) -> bool:
         """True when every frame and every input field is identical (to the bit)."""
         same_meta = all(
-            getattr(self, name) == getattr(other, name)
-            for name in ("book", "strategy", "params", "config", "data_range", "config_hash")
+            getattr(self, name) == getattr(other, name) for name in _META if name != "complete"
         )
         if self.has_entries != other.has_entries:
             return False
@@ -231,12 +248,16 @@ class Result:
         )
 
     def summary(self) -> str:
-        """A short text: range, equity, return, drawdown, costs, turnover, fills, backlog."""
+        """A short text: range, equity, return, drawdown, costs, turnover, fills, backlog.
+
+        The drawdown is :func:`backtest.core.returns.max_drawdown` of the daily returns (the
+        initial cash is the first high-water mark), as in ``compare`` and ``backtest replay``.
+        """
         if self.daily.height == 0:
             return f"book {self.book} ({self.strategy}): no sessions recorded"
         equity = self.daily["equity"].to_numpy()
         start_equity = float(self.config.get("initial_cash", equity[0]))
-        drawdown = float(np.min(equity / np.maximum.accumulate(equity) - 1.0))
+        drawdown = max_drawdown(returns_from_equity(equity, start_equity))
         costs = {k: float(self.daily[k].sum()) for k in ("impact", "commission", "stamp_duty")}
         costs["transfer_fee"] = float(self.daily["transfer_fee"].sum())
         filled = int((self.fills["filled_shares"] != 0).sum())
@@ -260,7 +281,8 @@ class Result:
         """Write the result into ``result_*`` tables of a Store or DuckDB file (replacing run_id).
 
         Tables: ``result_runs`` (one row: book, strategy, JSON of params/config/data range,
-        hash, complete) and ``result_<frame>`` with a leading ``run_id`` column. The write is one
+        hash, benchmark as JSON, complete) and ``result_<frame>`` with a leading ``run_id``
+        column. The write is one
         transaction. A whole replay is saved with :class:`backtest.runs.RunStore`, which saves
         every book of a run in one transaction and refuses to overwrite a run.
         """
@@ -287,6 +309,10 @@ class Result:
                 "config_json": [json.dumps(self.config, sort_keys=True)],
                 "data_range_json": [json.dumps(self.data_range, sort_keys=True)],
                 "config_hash": [self.config_hash],
+                "benchmark_json": pl.Series(
+                    [None if self.benchmark is None else json.dumps(self.benchmark.to_plain())],
+                    dtype=pl.String,
+                ),
                 "complete": [self.complete],
                 "saved_at": [dt.datetime.now(dt.UTC).replace(tzinfo=None)],
             }
@@ -364,6 +390,12 @@ class Result:
             config=json.loads(row["config_json"]),
             data_range=json.loads(row["data_range_json"]),
             config_hash=row["config_hash"],
+            # results saved before benchmarks were saved have no such column
+            benchmark=(
+                None
+                if row.get("benchmark_json") is None
+                else Benchmark.from_plain(json.loads(row["benchmark_json"]))
+            ),
             complete=bool(row["complete"]),
             **frames,
         )

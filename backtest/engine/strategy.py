@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import numpy as np
 
+from backtest.engine.benchmark import Benchmark
 from backtest.engine.ledger_nb import (
     MAX_TARGET_SHARES,
     TARGET_OK,
@@ -108,6 +109,13 @@ class Strategy(Generic[P]):
 
     def financing_config(self) -> FinancingConfig | None:
         """Return a :class:`~backtest.engine.hedging.FinancingConfig` for broker financing."""
+        return None
+
+    def benchmark(self) -> Benchmark | None:
+        """Return what this strategy's books are measured against by default (None: undeclared).
+
+        A :class:`~backtest.engine.book.Book` without its own ``benchmark`` takes this one.
+        """
         return None
 
 

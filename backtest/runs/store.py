@@ -8,9 +8,11 @@ records the identity of the market it was computed on
 (:meth:`backtest.market.store.Store.identity`), so a report never shows results against a market
 that was rebuilt or imported into since.
 
-Tables: ``runs`` (run_id, books and benchmarks as JSON, market path and identity, first and last
-session, saved_at, complete) and the ``result_*`` tables of :meth:`Result.write_rows`, keyed
-``<run_id>/<book>``.
+Tables: ``runs`` (run_id, books and benchmark labels as JSON, market path and identity, first
+and last session, saved_at, complete) and the ``result_*`` tables of :meth:`Result.write_rows`,
+keyed ``<run_id>/<book>``. Each book's benchmark is saved with its result
+(``result_runs.benchmark_json``); a run saved before that gets its benchmarks back from the
+``runs`` row's labels when loaded.
 
 By default the runs of ``data/market.duckdb`` live in ``data/runs.duckdb``
 (:func:`default_runs_path`).
@@ -28,6 +30,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from backtest.engine.benchmark import Benchmark
 from backtest.engine.result import Result
 from backtest.market.store import NotAStoreError, open_duckdb
 
@@ -59,9 +62,13 @@ class SavedRun:
 
     run_id: str
     results: dict[str, Result]
-    benchmarks: dict[str, str]
     market_identity: str | None
     complete: bool
+
+    @property
+    def benchmarks(self) -> dict[str, Benchmark | None]:
+        """Each book's benchmark (carried by its result)."""
+        return {name: result.benchmark for name, result in self.results.items()}
 
 
 class RunStore:
@@ -117,12 +124,11 @@ class RunStore:
         run_id: str,
         results: Mapping[str, Result],
         *,
-        benchmarks: Mapping[str, str] | None = None,
         market_path: str | Path | None = None,
         market_identity: str | None = None,
         overwrite: bool = False,
     ) -> None:
-        """Save every book of a run in one transaction (all or nothing).
+        """Save every book of a run in one transaction (all or nothing), benchmarks included.
 
         Raises
         ------
@@ -155,7 +161,13 @@ class RunStore:
                 [
                     run_id,
                     json.dumps(list(results)),
-                    json.dumps(dict(benchmarks or {}), sort_keys=True),
+                    json.dumps(
+                        {
+                            book: None if r.benchmark is None else r.benchmark.label
+                            for book, r in results.items()
+                        },
+                        sort_keys=True,
+                    ),
                     None if market_path is None else str(market_path),
                     market_identity,
                     min(firsts) if firsts else None,
@@ -242,13 +254,20 @@ class RunStore:
             row = rows[0] if rows else None
         if row is not None:
             books = json.loads(row[0])
-            results = {book: Result.load(self._con, f"{run_id}/{book}") for book in books}
-            return SavedRun(run_id, results, json.loads(row[1]), row[2], bool(row[3]))
+            labels = json.loads(row[1])
+            results = {}
+            for book in books:
+                result = Result.load(self._con, f"{run_id}/{book}")
+                if result.benchmark is None and labels.get(book):
+                    # saved before results carried their benchmark: the run row named it
+                    result = result.replace(benchmark=Benchmark.parse(labels[book]))
+                results[book] = result
+            return SavedRun(run_id, results, row[2], bool(row[3]))
         if "result_runs" in self._tables and con_rows(
             self._con, "SELECT 1 FROM result_runs WHERE run_id = ?", [run_id]
         ):
             result = Result.load(self._con, run_id)
-            return SavedRun(run_id, {result.book: result}, {}, None, result.complete)
+            return SavedRun(run_id, {result.book: result}, None, result.complete)
         saved = self.runs()["run_id"].to_list()
         raise KeyError(
             f"no saved run {run_id!r} in {self.path}; saved runs: "
