@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from backtest.engine.market_data import MarketData
+from backtest.market.panel import MarketData
 from backtest.market.store import Store
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ def open_store(path: Path | None = None) -> Store:
 def load_market(path: Path | None = None, **window: Any) -> MarketData:
     """Load the whole market (or ``start=`` / ``end=`` of it) for a backtest, then close the store.
 
-    Keyword arguments go to :meth:`backtest.engine.market_data.MarketData.from_store`.
+    Keyword arguments go to :meth:`backtest.market.panel.MarketData.from_store`.
     """
     with open_store(path) as store:
         return MarketData.from_store(store, **window)

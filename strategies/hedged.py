@@ -2,7 +2,7 @@
 
 Both reuse the index-enhanced basket (:func:`strategies.long_only.enhanced_targets`) and short
 the index futures of its benchmark through the engine's futures account
-(:mod:`backtest.engine.hedging`): the engine holds the hedge in the contract the roll rule
+(:mod:`backtest.engine.futures.account`): the engine holds the hedge in the contract the roll rule
 names, rolls it before expiry, settles it daily through cash and books the basis carry.
 
 Parameters are frozen dataclasses validated at build time; a bad value is refused with a
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from backtest.core.ids import FUTURES_PRODUCTS, FUTURES_UNDERLYING
 from backtest.engine.benchmark import Benchmark
-from backtest.engine.hedging import FinancingConfig, FuturesConfig
+from backtest.engine.futures.account import FinancingConfig, FuturesConfig
 from backtest.engine.strategy import Context, Strategy
 from backtest.rules.cffex import FeeSchedule, MarginSchedule
 from backtest.rules.roll import RollRule

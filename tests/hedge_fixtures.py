@@ -15,9 +15,9 @@ import numpy as np
 import polars as pl
 
 from backtest.engine import Context, MarketData, Strategy
-from backtest.engine.futures import futures_panel
-from backtest.engine.hedging import FinancingConfig, FuturesConfig
+from backtest.engine.futures.account import FinancingConfig, FuturesConfig
 from backtest.market.calendar import sessions
+from backtest.market.futures_panel import futures_panel
 from backtest.rules.cffex import contract_expiry, contract_name
 
 START, END = "2023-11-01", "2024-04-30"

@@ -35,8 +35,8 @@ import polars as pl
 import pytest
 
 from backtest.engine import Book, Context, Engine, EngineConfig, FinancingConfig, MarketData
-from backtest.engine.futures import futures_panel
 from backtest.market.calendar import sessions
+from backtest.market.futures_panel import futures_panel
 from backtest.rules.cffex import contract_expiry, contract_name
 from strategies.hedged import DMA, DMAParams, DrawdownStop, MarketNeutral, MarketNeutralParams
 from strategies.long_only import IndexEnhancedParams

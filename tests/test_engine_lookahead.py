@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from backtest.engine import Context, Engine, EngineConfig, MarketData
-from backtest.engine.market_data import BOOL_FIELDS, FLOAT_FIELDS
+from backtest.market.panel import BOOL_FIELDS, FLOAT_FIELDS
 
 
 def _perturb_after(market: MarketData, t: int, seed: int) -> MarketData:

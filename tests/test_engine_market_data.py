@@ -13,12 +13,7 @@ from hypothesis import strategies as st
 
 from backtest.core.ids import board_of
 from backtest.engine import MarketData
-from backtest.engine.market_data import (
-    derive_nb,
-    derive_py,
-    rolling_moment_nb,
-    rolling_moment_py,
-)
+from backtest.market.features import derive_nb, derive_py, rolling_moment_nb, rolling_moment_py
 from backtest.market.store import Store
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from backtest.engine.futures import fill_futures_orders
-from backtest.engine.futures_hedge import annualised_basis, hedge_contracts, main_contracts
+from backtest.analytics.basis import annualised_basis, main_contracts
+from backtest.engine.futures.fills import fill_futures_orders
 from backtest.market.calendar import sessions
 from backtest.rules.cffex import (
     SPECS,
@@ -18,6 +18,7 @@ from backtest.rules.cffex import (
     MarginSchedule,
     contract_expiry,
     contract_name,
+    hedge_contracts,
     listed_contracts,
     parse_contract,
 )

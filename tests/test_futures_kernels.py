@@ -10,19 +10,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis_profiles import invariant_settings
 
-from backtest.engine import futures, futures_hedge, futures_nb, margin
-from backtest.engine.futures_nb import (
+from backtest.analytics import basis
+from backtest.engine.futures import fills, kernels, settlement
+from backtest.engine.futures.kernels import (
     FILL_NO_ORDER,
     FILL_NOT_TRADABLE,
     FILL_OK,
-    HEDGE_MISSING_PRICE,
     SETTLE_FINAL,
     SETTLE_NO_PRICE,
     SETTLE_OK,
     fill_nb,
     fill_py,
-    hedge_lines_nb,
-    hedge_lines_py,
     settle_nb,
     settle_py,
 )
@@ -93,7 +91,7 @@ def test_missing_settle_books_no_variation_and_keeps_margin_at_last_settle() -> 
 
 def test_settle_session_refuses_overnight_position_without_previous_settle() -> None:
     with pytest.raises(ValueError, match=r"IC2403.*settle_previous is NaN"):
-        margin.settle_session(
+        settlement.settle_session(
             contracts=("IC2403",),
             position_overnight=np.array([-1]),
             traded_today=np.array([0]),
@@ -227,51 +225,7 @@ def test_fill_kernel_equals_twin(rows: list[tuple], slippage: int, today_first: 
     np.testing.assert_array_equal(closed_overnight + closed_today + opened, filled)
 
 
-@PROFILE
-@given(
-    st.lists(
-        st.tuples(lots, maybe_prices, prices, maybe_prices, prices, maybe_prices, st.booleans()),
-        min_size=1,
-        max_size=30,
-    )
-)
-def test_hedge_kernel_equals_twin_and_lines_add_up(rows: list[tuple]) -> None:
-    q, old_today, old_previous, new_today, s_today, s_previous, roll = map(
-        np.array, zip(*rows, strict=True)
-    )
-    args = (
-        q.astype(np.int64),
-        old_today,
-        old_previous,
-        new_today,
-        s_today,
-        s_previous,
-        roll.astype(bool),
-        np.full(len(rows), 200.0),
-    )
-    fast, slow = hedge_lines_nb(*args), hedge_lines_py(*args)
-    for a, b in zip(fast, slow, strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-4)
-    futures_pnl, index_pnl, carry, roll_cny, _ = fast
-    np.testing.assert_allclose(futures_pnl, index_pnl + carry + roll_cny, rtol=1e-9, atol=1e-4)
-
-
-def test_hedge_kernel_flags_a_missing_price_and_leaves_flat_days_at_zero() -> None:
-    out = hedge_lines_nb(
-        np.array([-1, 0], dtype=np.int64),
-        np.array([np.nan, np.nan]),
-        np.array([5000.0, np.nan]),
-        np.array([np.nan, np.nan]),
-        np.array([5000.0, 5000.0]),
-        np.array([5000.0, 5000.0]),
-        np.array([False, False]),
-        np.array([200.0, 200.0]),
-    )
-    assert list(out[4]) == [HEDGE_MISSING_PRICE, 0]
-    assert np.isnan(out[0][0]) and out[0][1] == 0.0
-
-
-@pytest.mark.parametrize("module", [futures, futures_hedge, futures_nb, margin])
+@pytest.mark.parametrize("module", [fills, basis, kernels, settlement])
 def test_docstring_examples_run(module: object) -> None:
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)  # type: ignore[arg-type]
     assert result.failed == 0

@@ -6,10 +6,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from backtest.engine.futures import FuturesPanel, fill_futures_orders, futures_panel
-from backtest.engine.futures_nb import SETTLE_FINAL
-from backtest.engine.margin import settle_session
+from backtest.engine.futures.fills import fill_futures_orders
+from backtest.engine.futures.kernels import SETTLE_FINAL
+from backtest.engine.futures.settlement import settle_session
 from backtest.market.calendar import sessions
+from backtest.market.futures_panel import FuturesPanel, futures_panel
 from backtest.market.store import Store
 from backtest.rules.cffex import FeeSchedule, MarginSchedule
 

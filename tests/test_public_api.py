@@ -21,7 +21,7 @@ ENTRY_POINTS = {
     "Context": "backtest.engine.strategy",
     "Engine": "backtest.engine.engine",
     "EngineConfig": "backtest.engine.config",
-    "MarketData": "backtest.engine.market_data",
+    "MarketData": "backtest.market.panel",
     "Result": "backtest.engine.result",
     "Store": "backtest.market.store",
     "Strategy": "backtest.engine.strategy",

@@ -1,7 +1,7 @@
 """Attribution of an engine :class:`~backtest.engine.result.Result` against a benchmark index.
 
 This module turns what a book did (its daily equity, positions and fills) and the market it ran
-on (:class:`~backtest.engine.market_data.MarketData`) into daily attribution frames
+on (:class:`~backtest.market.panel.MarketData`) into daily attribution frames
 (:func:`backtest.analytics.linking.attribution_frame`) whose components add up to the excess
 return ``e_t = r_p,t - r_b,t`` every day, and links them over any window.
 
@@ -80,8 +80,8 @@ from backtest.analytics.linking import (
 
 if TYPE_CHECKING:
     from backtest.engine.benchmark import Benchmark
-    from backtest.engine.market_data import MarketData
     from backtest.engine.result import Result
+    from backtest.market.panel import MarketData
 
 #: Trading costs of ``Result.daily`` (positive CNY), booked as negative returns.
 COST_LINES: tuple[str, ...] = ("impact", "commission", "stamp_duty", "transfer_fee")

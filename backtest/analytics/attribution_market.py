@@ -1,6 +1,6 @@
 """Per-market inputs of the attribution of engine results, computed once and shared by books.
 
-:func:`prepare_market` turns a :class:`~backtest.engine.market_data.MarketData` into the arrays
+:func:`prepare_market` turns a :class:`~backtest.market.panel.MarketData` into the arrays
 :mod:`backtest.analytics.attribution` needs: mark-based stock returns (the engine's own carry
 of a position over a session), the cap bucket of each stock at the start of each day (the first
 of CSI 300, CSI 500, CSI 1000, CSI 2000, microcap whose weights at ``t-1`` hold it; else "the
@@ -31,8 +31,8 @@ from backtest.core.ids import CSI300, CSI500, CSI1000, CSI2000, MICROCAP
 
 if TYPE_CHECKING:
     from backtest.engine.benchmark import Benchmark
-    from backtest.engine.market_data import MarketData
     from backtest.engine.result import Result
+    from backtest.market.panel import MarketData
 
 #: Index codes defining the cap buckets of :data:`~backtest.analytics.brinson.BUCKET_NAMES`.
 BUCKET_INDEX_CODES: tuple[str, ...] = (CSI300, CSI500, CSI1000, CSI2000, MICROCAP)

@@ -2,7 +2,7 @@
 
 :func:`compare` measures each :class:`~backtest.engine.result.Result` from its own ledger
 (returns ``E_t / E_{t-1} - 1``, :func:`backtest.analytics.attribution.book_returns`) against its
-benchmark index (the closes in :class:`~backtest.engine.market_data.MarketData`, or cash), with
+benchmark index (the closes in :class:`~backtest.market.panel.MarketData`, or cash), with
 the metrics of :mod:`backtest.analytics.metrics` (242 sessions a year):
 
 - performance: total and annualised return, volatility, Sharpe ratio (risk-free 0), the deepest
@@ -51,8 +51,8 @@ from backtest.analytics.metrics import (
 )
 
 if TYPE_CHECKING:
-    from backtest.engine.market_data import MarketData
     from backtest.engine.result import Result
+    from backtest.market.panel import MarketData
 
 #: ``status_counts`` columns that are not a failure to trade what the book wanted.
 UNCONSTRAINED_STATUSES: tuple[str, ...] = ("no_order", "filled", "below_lot")

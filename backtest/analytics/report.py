@@ -49,8 +49,8 @@ from backtest.analytics.plots import (
 from backtest.engine.benchmark import Benchmark
 
 if TYPE_CHECKING:
-    from backtest.engine.market_data import MarketData
     from backtest.engine.result import Result
+    from backtest.market.panel import MarketData
 
 MISSING = "–"
 #: compare() columns formatted as percentages in the headline table.
@@ -353,7 +353,7 @@ def report_main(args: argparse.Namespace) -> int:
     Refuses a run that is partial (a book stopped by a strategy error) or that was computed on
     another market than the one in ``--store`` (rebuilt or imported into since it was saved).
     """
-    from backtest.engine.market_data import MarketData
+    from backtest.market.panel import MarketData
     from backtest.market.store import Store
     from backtest.runs import RunStore, default_runs_path
 

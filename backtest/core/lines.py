@@ -22,7 +22,7 @@ Stock lines, with ``p`` the positions held overnight (after a corporate action s
 - ``CORPORATE_ACTION = sum(f m_{t-1} / a) - sum(f m_t)``: the fraction paid in cash at the
   ex-price, less what the adjusted return credits it with (a few CNY at most).
 
-Futures and financing lines (:mod:`backtest.engine.hedging`): the variation margin
+Futures and financing lines (:mod:`backtest.engine.futures.account`): the variation margin
 ``futures_pnl = FUTURES_INDEX + BASIS_CARRY + ROLL`` (the index move on the contracts held, the
 change of the basis, and the basis paid or received when rolling), ``FUTURES_FEES`` and
 ``FINANCING`` (interest on the financed amount, accrued per calendar day).

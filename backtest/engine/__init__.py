@@ -12,12 +12,13 @@ from backtest.engine.book import Book
 from backtest.engine.clock import Clock, ClockEvent, Phase
 from backtest.engine.config import EngineConfig, ExecutionPrice, canonical_json, config_hash
 from backtest.engine.engine import Engine, StrategyError, run_backtest
-from backtest.engine.hedging import AccountView, FinancingConfig, FuturesConfig
-from backtest.engine.market_data import MarketData, MarketFeatures
+from backtest.engine.futures.account import AccountView, FinancingConfig, FuturesConfig
 from backtest.engine.orders import Backlog, SessionFills, TargetOrder
 from backtest.engine.portfolio import Ledger, PortfolioView
 from backtest.engine.result import Result
 from backtest.engine.strategy import Context, Strategy, TargetError
+from backtest.market.features import MarketFeatures
+from backtest.market.panel import MarketData
 
 __all__ = [
     "AccountView",

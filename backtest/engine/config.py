@@ -169,7 +169,7 @@ def config_hash(
 
     ``{"engine": config, "strategy": params, "data": data_range, "market": identity}``; two
     runs with equal hashes ran the same engine settings and strategy parameters over the same
-    market data (:meth:`~backtest.engine.market_data.MarketData.identity`: the store's
+    market data (:meth:`~backtest.market.panel.MarketData.identity`: the store's
     identity, or the arrays' hash) and range.
     """
     text = canonical_json(

@@ -16,7 +16,7 @@ or the numba fill kernel):
    expiring contracts), the margin check of financed books; ``on_bar(ctx)``; its cancels and
    targets update the backlog, which executes from the next open; a book in a margin call
    has them replaced by forced de-leveraging orders (or cancelled, when liquidation is
-   blocked). See :mod:`backtest.engine.hedging`.
+   blocked). See :mod:`backtest.engine.futures.account`.
 4. ``SETTLE``: the session's rows go into the book's preallocated :class:`Recorder`.
 
 A strategy that raises stops the run with a :class:`StrategyError` naming the book, the session
@@ -35,9 +35,8 @@ from backtest.core.lines import Line
 from backtest.engine.book import Book
 from backtest.engine.clock import Clock, Phase
 from backtest.engine.config import EngineConfig, config_hash, to_plain
-from backtest.engine.hedging import HEDGE_COLUMNS, ContractPlan, HedgeAccount
+from backtest.engine.futures.account import HEDGE_COLUMNS, ContractPlan, HedgeAccount
 from backtest.engine.ledger_nb import apply_session_nb, settle_nb
-from backtest.engine.market_data import MarketData, MarketFeatures
 from backtest.engine.orders import Backlog, TargetOrder
 from backtest.engine.portfolio import Ledger
 from backtest.engine.recorder import Recorder
@@ -45,6 +44,8 @@ from backtest.engine.result import Result
 from backtest.engine.strategy import Context, Strategy, TargetError
 from backtest.execution.exchange import Exchange, ExchangeMarket
 from backtest.execution.fills import OrderBatch
+from backtest.market.features import MarketFeatures
+from backtest.market.panel import MarketData
 
 _LINES = ("impact", "commission", "stamp_duty", "transfer_fee", "buy_notional", "sell_notional")
 
@@ -153,7 +154,7 @@ class Engine:
     """Run books over a market with one :class:`EngineConfig`.
 
     >>> import numpy as np
-    >>> from backtest.engine.market_data import MarketData
+    >>> from backtest.market.panel import MarketData
     >>> class Hold(Strategy[None]):
     ...     def on_bar(self, ctx):
     ...         ctx.order_target_weights({"600000": 0.5})

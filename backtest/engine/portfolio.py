@@ -15,10 +15,10 @@ so ``equity_t - equity_{t-1} = price P&L - impact - commission - stamp_duty - tr
 where the impact is already inside ``fill_price`` (``|fill_price - reference| * |filled|``) and the
 price P&L is measured from the reference (open or VWAP) for traded shares.
 
-Futures and broker financing live in a book's :class:`~backtest.engine.hedging.HedgeAccount`:
-the futures' daily variation margin, their fees and the financing interest are paid into and
-out of this ledger's ``cash`` (so ``equity = cash + holdings_value`` still holds; the margin
-requirement is tracked there, not moved out of cash).
+Futures and broker financing live in a book's
+:class:`~backtest.engine.futures.account.HedgeAccount`: the futures' daily variation margin, their
+fees and the financing interest are paid into and out of this ledger's ``cash`` (so ``equity = cash
++ holdings_value`` still holds; the margin requirement is tracked there, not moved out of cash).
 """
 
 from __future__ import annotations

@@ -28,7 +28,15 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import numpy as np
 
+from backtest.core.ids import FUTURES_UNDERLYING
 from backtest.engine.benchmark import Benchmark
+from backtest.engine.futures.account import (
+    AccountView,
+    FinancingConfig,
+    FuturesConfig,
+    HedgeAccount,
+    check_product,
+)
 from backtest.engine.ledger_nb import (
     MAX_TARGET_SHARES,
     TARGET_OK,
@@ -36,12 +44,13 @@ from backtest.engine.ledger_nb import (
     TARGET_TOO_LARGE,
     targets_from_weights_nb,
 )
-from backtest.engine.market_data import MarketData, MarketFeatures
 from backtest.engine.orders import SessionFills, TargetOrder
 from backtest.engine.portfolio import PortfolioView
+from backtest.market.features import MarketFeatures
+from backtest.market.panel import MarketData
+from backtest.rules.cffex import hedge_contracts
 
 if TYPE_CHECKING:
-    from backtest.engine.hedging import AccountView, FinancingConfig, FuturesConfig, HedgeAccount
     from backtest.engine.orders import Backlog
     from backtest.engine.portfolio import Ledger
 
@@ -104,11 +113,11 @@ class Strategy(Generic[P]):
         """Run once after the last session."""
 
     def futures_config(self) -> FuturesConfig | None:
-        """Return a :class:`~backtest.engine.hedging.FuturesConfig` to trade index futures."""
+        """Return a :class:`~backtest.engine.futures.account.FuturesConfig` to trade futures."""
         return None
 
     def financing_config(self) -> FinancingConfig | None:
-        """Return a :class:`~backtest.engine.hedging.FinancingConfig` for broker financing."""
+        """Return a :class:`~backtest.engine.futures.account.FinancingConfig` (broker loans)."""
         return None
 
     def benchmark(self) -> Benchmark | None:
@@ -296,7 +305,6 @@ class Context:
         The engine holds them in the contract the book's roll rule names for each session and
         rolls them at the open ``sessions_before_expiry`` sessions before expiry.
         """
-        from backtest.engine.hedging import check_product
 
         check_product(product)
         if self._hedge is None or self._hedge.futures is None:
@@ -312,11 +320,8 @@ class Context:
         """Target the contracts whose index notional is ``notional_cny`` (short < 0).
 
         ``contracts = round(notional / (S * multiplier))`` with ``S`` the underlying index's
-        latest close (:func:`backtest.engine.futures_hedge.hedge_contracts`). Returns them.
+        latest close (:func:`backtest.analytics.basis.hedge_contracts`). Returns them.
         """
-        from backtest.core.ids import FUTURES_UNDERLYING
-        from backtest.engine.futures_hedge import hedge_contracts
-        from backtest.engine.hedging import check_product
 
         check_product(product)
         level = float(self.index_history(FUTURES_UNDERLYING[product], 1)[-1])

@@ -377,3 +377,14 @@ class FuturesRules:
     specs: Mapping[str, FuturesSpec] = field(default_factory=lambda: SPECS)
     margin: MarginSchedule = field(default_factory=MarginSchedule)
     fees: FeeSchedule = field(default_factory=FeeSchedule)
+
+
+def hedge_contracts(notional_cny: float, index_level: float, product: str) -> int:
+    """Contracts that hedge ``notional_cny`` of the index: ``round(N / (S * m))``.
+
+    >>> hedge_contracts(10_000_000, 5429.23, "IC")
+    9
+    """
+    if not (index_level > 0 and np.isfinite(notional_cny)):
+        raise ValueError(f"index_level must be > 0 and notional finite, got {index_level}")
+    return round(notional_cny / (index_level * SPECS[product].multiplier_cny_per_point))

@@ -42,9 +42,9 @@ from backtest.engine.benchmark import Benchmark
 from backtest.engine.book import Book
 from backtest.engine.config import EngineConfig
 from backtest.engine.engine import Engine
-from backtest.engine.market_data import MarketData, store_query_identity
 from backtest.engine.result import Result
 from backtest.engine.strategy import Strategy
+from backtest.market.panel import MarketData, store_query_identity
 
 __all__ = ["BookSpec", "MarketRef", "RunSpec", "ScenarioRef", "StoreRef", "run", "run_on"]
 

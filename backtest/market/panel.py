@@ -7,39 +7,25 @@ from a :class:`~backtest.market.store.Store` (:meth:`MarketData.from_store`) or 
 arrays (:meth:`MarketData.from_arrays`, for tests and synthetic markets). All arrays are
 read-only; a session's row is a contiguous view, so the engine feeds kernels without copies.
 
-Derived arrays (:class:`MarketFeatures`) are computed vectorised once per run:
-
-- ``adj_close = close * adj_factor`` (backward-adjusted closes, comparable across splits);
-- ``volatility[t]``: population std of the daily returns of ``adj_close`` over the
-  ``volatility_window`` sessions ending at ``t`` (NaN with fewer than half the window valid);
-- ``adv[t]``: mean volume over the ``adv_window`` sessions ending at ``t`` (same NaN rule);
-- ``vwap = amount / volume`` where volume > 0, else the typical price (O+H+L+C)/4 when the
-  amount is missing (a documented stand-in), else NaN;
-- ``mark = close`` carried forward over missing bars (0 before the first bar): the price a
-  position is marked at;
-- lock flags, "close locked": ``locked_down = close <= limit_down`` and
-  ``locked_up = close >= limit_up`` (within half a hundredth of a tick). A daily bar cannot show
-  whether the book would have traded before the lock; a session that *closes* locked is taken as
-  blocked for the whole session, which is how the 2024 crash's sell backlogs formed (a stock
-  that opened at the limit and never left it has ``high == low == limit`` and is caught too).
+Derived arrays (:class:`~backtest.market.features.MarketFeatures`: adjusted closes, volatility,
+ADV, VWAP, the mark and the lock flags) are computed once per market and window pair
+(:meth:`MarketData.features`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import polars as pl
-from numba import njit
 
 from backtest.core.ids import FUTURES_UNDERLYING, INDEX_CODES, board_of
-from backtest.engine.futures import FuturesPanel, futures_panel
-from backtest.engine.hedging import align_futures
+from backtest.market.features import MarketFeatures, derive_features, read_only
+from backtest.market.futures_panel import FuturesPanel, align_futures, futures_panel
 from backtest.market.store import Panel
 from backtest.rules.ashare import BOARD_CODES
 
@@ -58,102 +44,7 @@ FLOAT_FIELDS: tuple[str, ...] = (
     "adj_factor",
 )
 BOOL_FIELDS: tuple[str, ...] = ("suspended", "is_st")
-_LOCK_TOLERANCE_CNY = 5e-5
 _FIELDS_PER_QUERY = 3
-
-
-def _read_only(array: np.ndarray) -> np.ndarray:
-    out = np.ascontiguousarray(array)
-    if out is array:
-        out = array.view()
-    out.flags.writeable = False
-    return out
-
-
-@dataclass(frozen=True, slots=True)
-class MarketFeatures:
-    """Arrays derived from a :class:`MarketData` for given windows (see the module docs)."""
-
-    volatility_window: int
-    adv_window: int
-    adj_close: np.ndarray
-    volatility: np.ndarray
-    adv: np.ndarray
-    vwap: np.ndarray
-    mark: np.ndarray
-    locked_up: np.ndarray
-    locked_down: np.ndarray
-
-
-@njit(cache=True)
-def rolling_moment_nb(values: np.ndarray, window: int, moment: int) -> np.ndarray:
-    """Rolling mean (``moment=1``) or population std (``moment=2``) over ``window`` rows.
-
-    One pass of running sums, rows outer (C-order streaming). With ``c`` valid values in the
-    window, ``mean = s1 / c`` and ``std = sqrt(max(s2 / c - mean**2, 0))``; a window with fewer
-    than ``(window + 1) // 2`` valid values gives NaN. NaN values are skipped. Plain-Python
-    twin: :func:`rolling_moment_py`.
-    """
-    days, n = values.shape
-    out = np.full((days, n), np.nan)
-    s1 = np.zeros(n)
-    s2 = np.zeros(n)
-    count = np.zeros(n, dtype=np.int64)
-    need = (window + 1) // 2
-    for t in range(days):
-        for j in range(n):
-            x = values[t, j]
-            if x == x:
-                s1[j] += x
-                s2[j] += x * x
-                count[j] += 1
-            if t >= window:
-                old = values[t - window, j]
-                if old == old:
-                    s1[j] -= old
-                    s2[j] -= old * old
-                    count[j] -= 1
-            c = count[j]
-            if c >= need and c > 0:
-                m = s1[j] / c
-                if moment == 1:
-                    out[t, j] = m
-                else:
-                    variance = s2[j] / c - m * m
-                    out[t, j] = np.sqrt(variance) if variance > 0.0 else 0.0
-    return out
-
-
-def rolling_moment_py(values: np.ndarray, window: int, moment: int) -> np.ndarray:
-    """Plain-Python twin of :func:`rolling_moment_nb` (same operations, same order)."""
-    days, n = values.shape
-    out = np.full((days, n), np.nan)
-    s1 = [0.0] * n
-    s2 = [0.0] * n
-    count = [0] * n
-    need = (window + 1) // 2
-    for t in range(days):
-        for j in range(n):
-            x = float(values[t, j])
-            if x == x:
-                s1[j] += x
-                s2[j] += x * x
-                count[j] += 1
-            if t >= window:
-                old = float(values[t - window, j])
-                if old == old:
-                    s1[j] -= old
-                    s2[j] -= old * old
-                    count[j] -= 1
-            c = count[j]
-            if c >= need and c > 0:
-                m = s1[j] / c
-                if moment == 1:
-                    out[t, j] = m
-                else:
-                    variance = s2[j] / c - m * m
-                    out[t, j] = math.sqrt(variance) if variance > 0.0 else 0.0
-    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,7 +135,7 @@ class MarketData:
         arrays (no memory). Given float64 C-ordered arrays are used **without a copy** (the
         market's view of them is read-only): do not modify them afterwards.
         ``boards`` defaults to each symbol's board from its code (:func:`board_of`).
-        ``futures`` (a :class:`~backtest.engine.futures.FuturesPanel`) is reindexed onto
+        ``futures`` (a :class:`~backtest.market.futures_panel.FuturesPanel`) is reindexed onto
         ``dates`` (NaN on sessions it lacks); ``index_opens`` are ``(days,)`` like closes.
         ``source_identity`` names the data when the caller knows it (else :meth:`identity`
         hashes the arrays).
@@ -291,14 +182,14 @@ class MarketData:
             out[name] = (
                 np.broadcast_to(np.float64(np.nan), shape)
                 if source is None
-                else _read_only(np.asarray(source, dtype=np.float64))
+                else read_only(np.asarray(source, dtype=np.float64))
             )
         for name in BOOL_FIELDS:
             source = given.get(name)
             out[name] = (
                 np.broadcast_to(np.False_, shape)
                 if source is None
-                else _read_only(np.asarray(source, dtype=bool))
+                else read_only(np.asarray(source, dtype=bool))
             )
         board_names = (
             [board_of(s)[1] for s in symbol_axis.tolist()] if boards is None else list(boards)
@@ -309,18 +200,18 @@ class MarketData:
         if bad:
             raise ValueError(f"unknown boards {bad}; boards are {list(BOARD_CODES)}")
         weights = {
-            code: _read_only(np.array(w, dtype=np.float64))
+            code: read_only(np.array(w, dtype=np.float64))
             for code, w in (index_weights or {}).items()
         }
         for code, w in weights.items():
             if w.shape != shape:
                 raise ValueError(f"index_weights[{code!r}] has shape {w.shape}; expected {shape}")
         closes = {
-            code: _read_only(np.array(c, dtype=np.float64))
+            code: read_only(np.array(c, dtype=np.float64))
             for code, c in (index_closes or {}).items()
         }
         opens = {
-            code: _read_only(np.array(c, dtype=np.float64))
+            code: read_only(np.array(c, dtype=np.float64))
             for code, c in (index_opens or {}).items()
         }
         for label, series in (("index_closes", closes), ("index_opens", opens)):
@@ -330,9 +221,9 @@ class MarketData:
                         f"{label}[{code!r}] has shape {c.shape}; expected ({shape[0]},)"
                     )
         return cls(
-            dates=_read_only(day_axis),
-            symbols=_read_only(symbol_axis),
-            board_codes=_read_only(np.array([BOARD_CODES[b] for b in board_names], dtype=np.int8)),
+            dates=read_only(day_axis),
+            symbols=read_only(symbol_axis),
+            board_codes=read_only(np.array([BOARD_CODES[b] for b in board_names], dtype=np.int8)),
             fields=out,
             index_weights=weights,
             index_closes=closes,
@@ -437,128 +328,10 @@ class MarketData:
         key = (volatility_window, adv_window)
         cached = self._feature_cache.get(key)
         if cached is None:
-            cached = self._feature_cache[key] = self._derive_features(volatility_window, adv_window)
+            cached = self._feature_cache[key] = derive_features(
+                self.fields, volatility_window, adv_window
+            )
         return cached
-
-    def _derive_features(self, volatility_window: int, adv_window: int) -> MarketFeatures:
-        f = self.fields
-        adj_close, returns, vwap, mark, locked_up, locked_down = derive_nb(
-            f["open"],
-            f["high"],
-            f["low"],
-            f["close"],
-            f["adj_factor"],
-            f["volume"],
-            f["amount"],
-            f["limit_up"],
-            f["limit_down"],
-        )
-        volatility = rolling_moment_nb(returns, volatility_window, 2)
-        del returns
-        adv = rolling_moment_nb(f["volume"], adv_window, 1)
-        return MarketFeatures(
-            volatility_window=volatility_window,
-            adv_window=adv_window,
-            adj_close=_read_only(adj_close),
-            volatility=_read_only(volatility),
-            adv=_read_only(adv),
-            vwap=_read_only(vwap),
-            mark=_read_only(mark),
-            locked_up=_read_only(locked_up),
-            locked_down=_read_only(locked_down),
-        )
-
-
-@njit(cache=True)
-def derive_nb(
-    open_: np.ndarray,
-    high: np.ndarray,
-    low: np.ndarray,
-    close: np.ndarray,
-    adj_factor: np.ndarray,
-    volume: np.ndarray,
-    amount: np.ndarray,
-    limit_up: np.ndarray,
-    limit_down: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Derive adj_close, returns, vwap, mark and lock flags in one pass (module docs).
-
-    ``returns[t] = adj_close[t] / adj_close[t-1] - 1`` (NaN at t = 0 or without both bars);
-    ``vwap = amount / volume`` if volume > 0 (typical price when amount is NaN), else NaN;
-    ``mark`` carries the last close forward (0 before the first); ``locked_down = close <=
-    limit_down + 5e-5`` and ``locked_up = close >= limit_up - 5e-5`` (False where no limit).
-    Plain-Python twin: :func:`derive_py`.
-    """
-    days, n = close.shape
-    adj_close = np.empty((days, n))
-    returns = np.full((days, n), np.nan)
-    vwap = np.full((days, n), np.nan)
-    mark = np.zeros((days, n))
-    locked_up = np.zeros((days, n), dtype=np.bool_)
-    locked_down = np.zeros((days, n), dtype=np.bool_)
-    for t in range(days):
-        for j in range(n):
-            c = close[t, j]
-            adj = c * adj_factor[t, j]
-            adj_close[t, j] = adj
-            if t > 0:
-                previous = adj_close[t - 1, j]
-                returns[t, j] = adj / previous - 1.0 if previous != 0.0 else np.nan
-                mark[t, j] = c if c == c else mark[t - 1, j]
-            elif c == c:
-                mark[t, j] = c
-            v = volume[t, j]
-            if v > 0.0:
-                a = amount[t, j]
-                if a == a:
-                    vwap[t, j] = a / v
-                else:
-                    vwap[t, j] = (open_[t, j] + high[t, j] + low[t, j] + c) / 4.0
-            locked_down[t, j] = c <= limit_down[t, j] + _LOCK_TOLERANCE_CNY
-            locked_up[t, j] = c >= limit_up[t, j] - _LOCK_TOLERANCE_CNY
-    return adj_close, returns, vwap, mark, locked_up, locked_down
-
-
-def derive_py(
-    open_: np.ndarray,
-    high: np.ndarray,
-    low: np.ndarray,
-    close: np.ndarray,
-    adj_factor: np.ndarray,
-    volume: np.ndarray,
-    amount: np.ndarray,
-    limit_up: np.ndarray,
-    limit_down: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Plain-Python twin of :func:`derive_nb` (same operations, same order)."""
-    days, n = close.shape
-    adj_close = np.empty((days, n))
-    returns = np.full((days, n), np.nan)
-    vwap = np.full((days, n), np.nan)
-    mark = np.zeros((days, n))
-    locked_up = np.zeros((days, n), dtype=bool)
-    locked_down = np.zeros((days, n), dtype=bool)
-    for t in range(days):
-        for j in range(n):
-            c = float(close[t, j])
-            adj = c * float(adj_factor[t, j])
-            adj_close[t, j] = adj
-            if t > 0:
-                previous = float(adj_close[t - 1, j])
-                returns[t, j] = adj / previous - 1.0 if previous != 0.0 else math.nan
-                mark[t, j] = c if c == c else mark[t - 1, j]
-            elif c == c:
-                mark[t, j] = c
-            v = float(volume[t, j])
-            if v > 0.0:
-                a = float(amount[t, j])
-                if a == a:
-                    vwap[t, j] = a / v
-                else:
-                    vwap[t, j] = (float(open_[t, j]) + high[t, j] + low[t, j] + c) / 4.0
-            locked_down[t, j] = c <= float(limit_down[t, j]) + _LOCK_TOLERANCE_CNY
-            locked_up[t, j] = c >= float(limit_up[t, j]) - _LOCK_TOLERANCE_CNY
-    return adj_close, returns, vwap, mark, locked_up, locked_down
 
 
 def store_query_identity(

@@ -11,14 +11,15 @@ Session by session (engine phases):
   ``borrowed = max(margin_required - cash, 0)`` (cash below what the futures margin needs is
   lent by the broker; with no futures that is simply negative cash); it is paid from cash.
 - ``OPEN``: after the stock fills, futures orders ``target - held`` fill at the contract's open
-  (:func:`backtest.engine.futures.fill_futures_orders`: slippage in ticks, CFFEX fees). A hedge
-  target is per product and held in the contract the book's :class:`RollRule` names for that
-  session (:func:`backtest.rules.roll.roll_schedule`; ``target="main"`` reads the futures
-  panel's open interest of the previous session), so on a roll session the old contract is
-  bought back and the new one sold at the same open.
+  (:func:`backtest.engine.futures.fills.fill_futures_orders`: slippage in ticks, CFFEX fees). A
+  hedge target is per product and held in the contract the book's :class:`RollRule` names for that
+  session (:func:`backtest.rules.roll.roll_schedule`; ``target="main"`` reads the futures panel's
+  open interest of the previous session), so on a roll session the old contract is bought back and
+  the new one sold at the same open.
 - ``SETTLE``: every contract held or traded is marked to its settlement price
-  (:func:`backtest.engine.margin.settle_session`); the variation margin goes through cash, an
-  expiring contract is closed at its final settlement price; the margin requirement is kept.
+  (:func:`backtest.engine.futures.settlement.settle_session`); the variation margin goes
+  through cash, an expiring contract is closed at its final settlement price; the margin
+  requirement is kept.
 - ``CLOSE`` (before ``on_bar``): with financing, the margin check: a book whose collateral
   ratio ``equity / stock holdings`` is below ``maintenance_ratio`` is in a margin call.
 
@@ -46,20 +47,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from types import MappingProxyType
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from backtest.core.ids import FUTURES_PRODUCTS, FUTURES_UNDERLYING
-from backtest.engine.futures import FuturesPanel, fill_futures_orders
-from backtest.engine.margin import settle_session
+from backtest.engine.futures.fills import fill_futures_orders
+from backtest.engine.futures.settlement import settle_session
 from backtest.market import calendar
+from backtest.market.panel import MarketData
 from backtest.rules.cffex import FeeSchedule, MarginSchedule, parse_contract
 from backtest.rules.roll import RollRule, roll_schedule
-
-if TYPE_CHECKING:
-    from backtest.engine.market_data import MarketData
 
 #: Daily columns a hedged or financed book adds to ``Result.daily``.
 HEDGE_COLUMNS: tuple[str, ...] = (
@@ -73,28 +70,6 @@ HEDGE_COLUMNS: tuple[str, ...] = (
     "margin_call",
 )
 _DAYS_PER_YEAR = 365.0
-
-
-def align_futures(panel: FuturesPanel, dates: np.ndarray) -> FuturesPanel:
-    """Reindex a futures panel's rows onto ``dates`` (NaN on sessions the panel lacks)."""
-    if panel.dates.size == dates.size and bool(np.all(panel.dates == dates)):
-        return panel
-    where = np.searchsorted(panel.dates, dates)
-    where = np.minimum(where, max(panel.dates.size - 1, 0))
-    found = panel.dates[where] == dates if panel.dates.size else np.zeros(dates.size, bool)
-    values = {}
-    for name, array in panel.values.items():
-        out = np.full((dates.size, panel.contracts.size), np.nan)
-        out[found] = array[where[found]]
-        out.flags.writeable = False
-        values[name] = out
-    return FuturesPanel(
-        dates=dates,
-        contracts=panel.contracts,
-        expiry=panel.expiry,
-        multiplier=panel.multiplier,
-        values=MappingProxyType(values),
-    )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -2,7 +2,7 @@
 
 :func:`settle_session` is what the engine calls once per session per book: arrays over the
 contracts the book holds or trades, out come the variation margin, the margin requirement and
-the positions after final settlement (kernel :func:`backtest.engine.futures_nb.settle_nb`).
+the positions after final settlement (kernel :func:`backtest.engine.futures.kernels.settle_nb`).
 The margin rates it applies are dated rules, read from
 :class:`backtest.rules.cffex.MarginSchedule` (fees: :class:`backtest.rules.cffex.FeeSchedule`).
 """
@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from backtest.engine.futures_nb import settle_nb
+from backtest.engine.futures.kernels import settle_nb
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Settlement:
     """One session's settlement of a book's futures, one entry per contract.
 
-    ``status`` uses the codes of :mod:`backtest.engine.futures_nb` (``SETTLE_*``).
+    ``status`` uses the codes of :mod:`backtest.engine.futures.kernels` (``SETTLE_*``).
     """
 
     contracts: tuple[str, ...]
@@ -54,7 +54,7 @@ def settle_session(
 
     On a contract's expiry day pass its final settlement price as ``settle_today`` (in the
     store: ``futures_bars.settle`` on the expiry date) and ``expiring=True``: the position is
-    marked to it and closed. See :func:`backtest.engine.futures_nb.settle_nb` for formulas.
+    marked to it and closed. See :func:`backtest.engine.futures.kernels.settle_nb` for formulas.
 
     >>> s = settle_session(contracts=("IC2403",), position_overnight=np.array([-2]),
     ...     traded_today=np.array([0]), trade_price=np.array([np.nan]),

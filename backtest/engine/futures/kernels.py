@@ -1,17 +1,16 @@
 """Numba kernels of CFFEX index-futures arithmetic, each with a plain-Python twin.
 
-Three kernels, all on arrays, no exceptions, integer status codes (vectorbt's ``nb`` style):
+Two kernels, on arrays, no exceptions, integer status codes (vectorbt's ``nb`` style):
 
 - :func:`settle_nb`: daily mark-to-market at the settlement price (variation margin), final
   settlement of expiring contracts, and the margin requirement;
 - :func:`fill_nb`: fills of futures orders at a reference price (the open or the settle) with
-  slippage in ticks and exchange fees split into open / close / close-today;
-- :func:`hedge_lines_nb`: the daily hedge-accounting lines of a held futures position: futures
-  P&L, index P&L of the same notional, basis carry and roll.
+  slippage in ticks and exchange fees split into open / close / close-today.
 
 Every kernel ``*_nb`` has a twin ``*_py`` with the same signature written as a plain loop; a
 hypothesis test holds them equal (``tests/test_futures_kernels.py``). The validating, frame-
-building shells live in :mod:`backtest.engine.margin` and :mod:`backtest.engine.futures`.
+building shells live in :mod:`backtest.engine.futures.settlement` and
+:mod:`backtest.engine.futures.fills`.
 
 Sign convention: positions and orders are signed contracts (long > 0, short < 0); every cash
 amount is in CNY from the book's point of view (a gain is positive).
@@ -37,11 +36,6 @@ FILL_OK = 0
 FILL_NO_ORDER = 1
 #: not tradable today (flag False or no reference price): nothing filled, order stays open
 FILL_NOT_TRADABLE = 2
-
-# --- hedge_lines_nb status codes
-HEDGE_OK = 0
-#: a price needed for the day's lines was missing (NaN): the day's lines are NaN
-HEDGE_MISSING_PRICE = 1
 
 
 @njit(cache=True)
@@ -269,106 +263,3 @@ def fill_py(
         closed_today[i] = sign * closes["today"]
         opened[i] = sign * remaining
     return filled, fill_price, fee, closed_overnight, closed_today, opened, status
-
-
-@njit(cache=True)
-def hedge_lines_nb(
-    position_previous: np.ndarray,
-    old_price_today: np.ndarray,
-    old_price_previous: np.ndarray,
-    new_price_today: np.ndarray,
-    index_today: np.ndarray,
-    index_previous: np.ndarray,
-    is_roll: np.ndarray,
-    multiplier: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Split each day's futures P&L into index P&L, basis carry and roll.
-
-    Day ``t``, position ``q`` (signed contracts) held since the previous close in contract
-    ``c`` ("old"), which may be replaced at today's settle by contract ``c'`` ("new", on roll
-    days), basis ``b = F - S`` in index points, ``m`` the multiplier:
-
-    - futures P&L ``= q m (F^c_t - F^c_{t-1})``
-    - index P&L ``= q m (S_t - S_{t-1})`` (the index move on the hedge's notional)
-    - roll ``= q m (b^c_t - b^{c'}_t)`` on roll days, else 0: the basis given up when the closed
-      contract is swapped for the opened one (a short rolling into a deeper discount pays)
-    - basis carry ``= q m (b^{c'}_t - b^c_{t-1})`` on roll days, ``q m (b^c_t - b^c_{t-1})``
-      otherwise: the change of the held basis, measured on the contract held after the close.
-
-    so that ``futures P&L = index P&L + basis carry + roll`` exactly, every day. Inputs are per
-    day; ``new_price_today`` is only read on roll days.
-
-    Returns ``(futures_pnl_cny, index_pnl_cny, basis_carry_cny, roll_cny, status)``.
-    """
-    days = position_previous.shape[0]
-    futures_pnl = np.zeros(days)
-    index_pnl = np.zeros(days)
-    carry = np.zeros(days)
-    roll = np.zeros(days)
-    status = np.zeros(days, dtype=np.int64)
-    for t in range(days):
-        q = position_previous[t]
-        if q == 0:
-            continue
-        needed_new = new_price_today[t] if is_roll[t] else 0.0
-        if (
-            math.isnan(old_price_today[t])
-            or math.isnan(old_price_previous[t])
-            or math.isnan(index_today[t])
-            or math.isnan(index_previous[t])
-            or math.isnan(needed_new)
-        ):
-            futures_pnl[t] = np.nan
-            index_pnl[t] = np.nan
-            carry[t] = np.nan
-            roll[t] = np.nan
-            status[t] = HEDGE_MISSING_PRICE
-            continue
-        size = q * multiplier[t]
-        futures_pnl[t] = size * (old_price_today[t] - old_price_previous[t])
-        index_pnl[t] = size * (index_today[t] - index_previous[t])
-        basis_previous = old_price_previous[t] - index_previous[t]
-        basis_old = old_price_today[t] - index_today[t]
-        if is_roll[t]:
-            basis_new = new_price_today[t] - index_today[t]
-            roll[t] = size * (basis_old - basis_new)
-            carry[t] = size * (basis_new - basis_previous)
-        else:
-            carry[t] = size * (basis_old - basis_previous)
-    return futures_pnl, index_pnl, carry, roll, status
-
-
-def hedge_lines_py(
-    position_previous: np.ndarray,
-    old_price_today: np.ndarray,
-    old_price_previous: np.ndarray,
-    new_price_today: np.ndarray,
-    index_today: np.ndarray,
-    index_previous: np.ndarray,
-    is_roll: np.ndarray,
-    multiplier: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Plain-Python twin of :func:`hedge_lines_nb`."""
-    days = len(position_previous)
-    lines = np.zeros((4, days))
-    status = np.zeros(days, dtype=np.int64)
-    for t in range(days):
-        q = int(position_previous[t])
-        if q == 0:
-            continue
-        prices = [old_price_today[t], old_price_previous[t], index_today[t], index_previous[t]]
-        if is_roll[t]:
-            prices.append(new_price_today[t])
-        if any(math.isnan(p) for p in prices):
-            lines[:, t] = np.nan
-            status[t] = HEDGE_MISSING_PRICE
-            continue
-        size = q * multiplier[t]
-        held_basis_today = (new_price_today[t] if is_roll[t] else old_price_today[t]) - index_today[
-            t
-        ]
-        lines[0, t] = size * (old_price_today[t] - old_price_previous[t])
-        lines[1, t] = size * (index_today[t] - index_previous[t])
-        lines[2, t] = size * (held_basis_today - (old_price_previous[t] - index_previous[t]))
-        lines[3, t] = size * (old_price_today[t] - new_price_today[t]) if is_roll[t] else 0.0
-    return lines[0], lines[1], lines[2], lines[3], status
