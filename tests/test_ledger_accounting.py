@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from backtest.engine import Backlog, Ledger, PortfolioView, TargetOrder
-from backtest.engine.ledger_nb import apply_session_nb
+from backtest.engine.ledger_nb import (
+    BacklogArrays,
+    FillRecords,
+    LedgerArrays,
+    SessionFillRow,
+    apply_session_nb,
+)
 
 
 def _book(ledger: Ledger, backlog: Backlog, orders, filled, price, session_index=3):
@@ -19,23 +25,20 @@ def _book(ledger: Ledger, backlog: Backlog, orders, filled, price, session_index
     rows_status = np.zeros(n, dtype=np.int8)
     row_end, cash_delta, lines = apply_session_nb(
         session_index,
-        orders,
-        np.array(price, dtype=float),
-        np.array(filled, dtype=np.int64),
-        np.array(price, dtype=float),
-        np.where(orders != 0, 1.0, 0.0),
-        np.where(orders != 0, 5.0, 0.0),
-        stamp,
-        np.where(orders != 0, 0.1, 0.0),
-        np.ones(n, dtype=np.int8),
-        ledger.positions,
-        ledger.sellable,
-        backlog.target_shares,
-        backlog.active,
-        backlog.age,
-        rows_int,
-        rows_float,
-        rows_status,
+        SessionFillRow(
+            order_shares=orders,
+            reference_price=np.array(price, dtype=float),
+            filled_shares=np.array(filled, dtype=np.int64),
+            fill_price=np.array(price, dtype=float),
+            impact=np.where(orders != 0, 1.0, 0.0),
+            commission=np.where(orders != 0, 5.0, 0.0),
+            stamp_duty=stamp,
+            transfer_fee=np.where(orders != 0, 0.1, 0.0),
+            status=np.ones(n, dtype=np.int8),
+        ),
+        LedgerArrays(ledger.positions, ledger.sellable),
+        BacklogArrays(backlog.target_shares, backlog.active, backlog.age),
+        FillRecords(rows_int, rows_float, rows_status),
         0,
     )
     return ledger.book_session(cash_delta, lines), rows_int[:, :row_end]

@@ -14,6 +14,11 @@ from backtest.engine.ledger_nb import (
     TARGET_TOO_LARGE,
     TARGET_WEIGHT_NEGATIVE,
     TARGET_WEIGHT_NOT_FINITE,
+    BacklogArrays,
+    FillRecords,
+    LedgerArrays,
+    SessionFillRow,
+    SettleRows,
     apply_session_nb,
     apply_session_py,
     holdings_value_nb,
@@ -186,7 +191,12 @@ def test_apply_session_kernel_equals_twin(case):
         state = [held.copy(), held.copy(), target.copy(), active.copy(), age.copy()]
         rows = [np.zeros((4, n), np.int64), np.zeros((6, n)), np.zeros(n, np.int8)]
         row_end, cash, lines = function(
-            7, orders, reference, filled, price, *costs, status, *state, *rows, 0
+            7,
+            SessionFillRow(orders, reference, filled, price, *costs, status),
+            LedgerArrays(*state[:2]),
+            BacklogArrays(*state[2:]),
+            FillRecords(*rows),
+            0,
         )
         outputs.append((row_end, cash, lines, state, rows))
     (end_a, cash_a, lines_a, state_a, rows_a), (end_b, cash_b, lines_b, state_b, rows_b) = outputs
@@ -205,7 +215,7 @@ def test_settle_kernel_equals_twin(case):
     outputs = []
     for function in (settle_nb, settle_py):
         rows = [np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int32)]
-        totals = function(held, reference, target, active, age, *rows)
+        totals = function(held, reference, BacklogArrays(target, active, age), SettleRows(*rows))
         outputs.append((totals, rows))
     assert outputs[0][0] == outputs[1][0]
     for a, b in zip(outputs[0][1], outputs[1][1], strict=True):

@@ -36,7 +36,15 @@ from backtest.engine.book import Book
 from backtest.engine.clock import Clock, Phase
 from backtest.engine.config import EngineConfig, config_hash, to_plain
 from backtest.engine.futures.account import HEDGE_COLUMNS, ContractPlan, HedgeAccount
-from backtest.engine.ledger_nb import apply_session_nb, settle_nb
+from backtest.engine.ledger_nb import (
+    BacklogArrays,
+    FillRecords,
+    LedgerArrays,
+    SessionFillRow,
+    SettleRows,
+    apply_session_nb,
+    settle_nb,
+)
 from backtest.engine.orders import Backlog, TargetOrder
 from backtest.engine.portfolio import Ledger
 from backtest.engine.recorder import Recorder
@@ -104,6 +112,11 @@ class _BookState:
         self.book = book
         self.ledger = Ledger(n=n, cash=cash)
         self.backlog = Backlog(n)
+        # the kernels' views of the ledger and the backlog (their arrays change in place)
+        self.ledger_arrays = LedgerArrays(self.ledger.positions, self.ledger.sellable)
+        self.backlog_arrays = BacklogArrays(
+            self.backlog.target_shares, self.backlog.active, self.backlog.age
+        )
         futures = book.strategy.futures_config()
         financing = book.strategy.financing_config()
         self.hedge = (
@@ -322,27 +335,24 @@ class _Run:
         fills = self.exchange.open(batch, np.array([cash for _, _, cash in trading]))
         reference = fills.reference_price
         for row, (state, orders, _) in enumerate(trading):
-            ledger, backlog, recorder = state.ledger, state.backlog, state.recorder
+            ledger, recorder = state.ledger, state.recorder
             rows_int, rows_float, rows_status, row_start = recorder.fill_buffers(self.n)
             row_end, cash_delta, lines = apply_session_nb(
                 t,
-                orders,
-                reference,
-                fills.filled_shares[row],
-                fills.fill_price[row],
-                fills.impact_cost[row],
-                fills.commission[row],
-                fills.stamp_duty[row],
-                fills.transfer_fee[row],
-                fills.status[row],
-                ledger.positions,
-                ledger.sellable,
-                backlog.target_shares,
-                backlog.active,
-                backlog.age,
-                rows_int,
-                rows_float,
-                rows_status,
+                SessionFillRow(
+                    order_shares=orders,
+                    reference_price=reference,
+                    filled_shares=fills.filled_shares[row],
+                    fill_price=fills.fill_price[row],
+                    impact=fills.impact_cost[row],
+                    commission=fills.commission[row],
+                    stamp_duty=fills.stamp_duty[row],
+                    transfer_fee=fills.transfer_fee[row],
+                    status=fills.status[row],
+                ),
+                state.ledger_arrays,
+                state.backlog_arrays,
+                FillRecords(rows_int, rows_float, rows_status),
                 row_start,
             )
             state.session_lines = ledger.book_session(cash_delta, lines)
@@ -411,16 +421,14 @@ class _Run:
         """Record the session's rows of every book (preallocated arrays)."""
         mark = self.features.mark[t]
         for state in self.states:
-            ledger, recorder, backlog = state.ledger, state.recorder, state.backlog
+            ledger, recorder = state.ledger, state.recorder
             holdings, n_positions, n_backlog = settle_nb(
                 ledger.positions,
                 mark,
-                backlog.target_shares,
-                backlog.active,
-                backlog.age,
-                recorder.positions[t],
-                recorder.backlog_shares_row,
-                recorder.backlog_age_row,
+                state.backlog_arrays,
+                SettleRows(
+                    recorder.positions[t], recorder.backlog_shares_row, recorder.backlog_age_row
+                ),
             )
             recorder.commit_backlog(t)
             recorder.entries[t] = ledger.close_session(

@@ -8,9 +8,55 @@ them equal to the bit (tests/test_ledger_kernels.py).
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
+
+
+class SessionFillRow(NamedTuple):
+    """One book's row of a session's fills (arrays of length ``n``, from the Exchange)."""
+
+    order_shares: np.ndarray
+    reference_price: np.ndarray
+    filled_shares: np.ndarray
+    fill_price: np.ndarray
+    impact: np.ndarray
+    commission: np.ndarray
+    stamp_duty: np.ndarray
+    transfer_fee: np.ndarray
+    status: np.ndarray
+
+
+class LedgerArrays(NamedTuple):
+    """A book's stock positions and T+1 sellable shares (``int64[n]``), updated in place."""
+
+    out_positions: np.ndarray
+    out_sellable: np.ndarray
+
+
+class BacklogArrays(NamedTuple):
+    """A book's backlog: targets (read), active flags and ages (updated in place)."""
+
+    target_shares: np.ndarray
+    out_active: np.ndarray
+    out_age: np.ndarray
+
+
+class FillRecords(NamedTuple):
+    """The recorder's fill buffers: ``int64[4, cap]``, ``float64[6, cap]``, ``int8[cap]``."""
+
+    out_int: np.ndarray
+    out_float: np.ndarray
+    out_status: np.ndarray
+
+
+class SettleRows(NamedTuple):
+    """The recorder's rows of one close: positions, backlog shares, backlog ages."""
+
+    out_positions: np.ndarray
+    out_backlog_shares: np.ndarray
+    out_backlog_age: np.ndarray
 
 
 @njit(cache=True)
@@ -172,28 +218,15 @@ def targets_from_weights_py(
 @njit(cache=True)
 def apply_session_nb(
     session_index: int,
-    orders: np.ndarray,
-    reference_price: np.ndarray,
-    filled_shares: np.ndarray,
-    fill_price: np.ndarray,
-    impact: np.ndarray,
-    commission: np.ndarray,
-    stamp_duty: np.ndarray,
-    transfer_fee: np.ndarray,
-    status: np.ndarray,
-    positions: np.ndarray,
-    sellable: np.ndarray,
-    target: np.ndarray,
-    active: np.ndarray,
-    age: np.ndarray,
-    rows_int: np.ndarray,
-    rows_float: np.ndarray,
-    rows_status: np.ndarray,
+    fills: SessionFillRow,
+    ledger: LedgerArrays,
+    backlog: BacklogArrays,
+    records: FillRecords,
     row_start: int,
 ) -> tuple[int, float, np.ndarray]:
-    """Book one open's fill-kernel output into a book's ledger, backlog and fill records.
+    """Book one open's fills into a book's ledger, backlog and fill records.
 
-    For every symbol with an order (``orders[i] != 0``), in index order:
+    For every symbol with an order (``order_shares[i] != 0``), in index order:
 
     - ledger: ``positions += filled``; sells also reduce ``sellable`` (buys do not: T+1);
       ``cash_delta -= filled * fill_price + commission + stamp_duty + transfer_fee``;
@@ -206,6 +239,10 @@ def apply_session_nb(
     ``(row_end, cash_delta, lines)`` with ``lines = [impact, commission, stamp_duty,
     transfer_fee, buy_notional, sell_notional]`` of the session (CNY).
     """
+    orders = fills.order_shares
+    positions, sellable = ledger.out_positions, ledger.out_sellable
+    target, active, age = backlog.target_shares, backlog.out_active, backlog.out_age
+    rows_int, rows_float, rows_status = records.out_int, records.out_float, records.out_status
     lines = np.zeros(6)
     cash_delta = 0.0
     row = row_start
@@ -216,10 +253,10 @@ def apply_session_nb(
                 active[i] = False
                 age[i] = 0
             continue
-        filled = filled_shares[i]
-        fees = commission[i] + stamp_duty[i] + transfer_fee[i]
+        filled = fills.filled_shares[i]
+        fees = fills.commission[i] + fills.stamp_duty[i] + fills.transfer_fee[i]
         if filled != 0:
-            notional = filled * fill_price[i]
+            notional = filled * fills.fill_price[i]
             cash_delta -= notional + fees
             if filled > 0:
                 lines[4] += notional
@@ -229,10 +266,10 @@ def apply_session_nb(
             positions[i] += filled
         else:
             cash_delta -= fees
-        lines[0] += impact[i]
-        lines[1] += commission[i]
-        lines[2] += stamp_duty[i]
-        lines[3] += transfer_fee[i]
+        lines[0] += fills.impact[i]
+        lines[1] += fills.commission[i]
+        lines[2] += fills.stamp_duty[i]
+        lines[3] += fills.transfer_fee[i]
         if positions[i] == target[i]:
             active[i] = False
             age[i] = 0
@@ -242,53 +279,45 @@ def apply_session_nb(
         rows_int[1, row] = i
         rows_int[2, row] = order
         rows_int[3, row] = filled
-        rows_float[0, row] = reference_price[i]
-        rows_float[1, row] = fill_price[i]
-        rows_float[2, row] = impact[i]
-        rows_float[3, row] = commission[i]
-        rows_float[4, row] = stamp_duty[i]
-        rows_float[5, row] = transfer_fee[i]
-        rows_status[row] = status[i]
+        rows_float[0, row] = fills.reference_price[i]
+        rows_float[1, row] = fills.fill_price[i]
+        rows_float[2, row] = fills.impact[i]
+        rows_float[3, row] = fills.commission[i]
+        rows_float[4, row] = fills.stamp_duty[i]
+        rows_float[5, row] = fills.transfer_fee[i]
+        rows_status[row] = fills.status[i]
         row += 1
     return row, cash_delta, lines
 
 
 def apply_session_py(
     session_index: int,
-    orders: np.ndarray,
-    reference_price: np.ndarray,
-    filled_shares: np.ndarray,
-    fill_price: np.ndarray,
-    impact: np.ndarray,
-    commission: np.ndarray,
-    stamp_duty: np.ndarray,
-    transfer_fee: np.ndarray,
-    status: np.ndarray,
-    positions: np.ndarray,
-    sellable: np.ndarray,
-    target: np.ndarray,
-    active: np.ndarray,
-    age: np.ndarray,
-    rows_int: np.ndarray,
-    rows_float: np.ndarray,
-    rows_status: np.ndarray,
+    fills: SessionFillRow,
+    ledger: LedgerArrays,
+    backlog: BacklogArrays,
+    records: FillRecords,
     row_start: int,
 ) -> tuple[int, float, np.ndarray]:
     """Plain-Python twin of :func:`apply_session_nb`."""
+    positions, sellable = ledger.out_positions, ledger.out_sellable
+    target, active, age = backlog.target_shares, backlog.out_active, backlog.out_age
     lines = [0.0] * 6
     cash_delta = 0.0
     row = row_start
-    for i in range(orders.shape[0]):
-        order = int(orders[i])
+    for i in range(fills.order_shares.shape[0]):
+        order = int(fills.order_shares[i])
         if order == 0:
             if active[i]:
                 active[i] = False
                 age[i] = 0
             continue
-        filled = int(filled_shares[i])
-        fees = float(commission[i]) + float(stamp_duty[i]) + float(transfer_fee[i])
+        filled = int(fills.filled_shares[i])
+        commission = float(fills.commission[i])
+        stamp_duty = float(fills.stamp_duty[i])
+        transfer_fee = float(fills.transfer_fee[i])
+        fees = commission + stamp_duty + transfer_fee
         if filled != 0:
-            notional = filled * float(fill_price[i])
+            notional = filled * float(fills.fill_price[i])
             cash_delta -= notional + fees
             if filled > 0:
                 lines[4] += notional
@@ -298,45 +327,44 @@ def apply_session_py(
             positions[i] += filled
         else:
             cash_delta -= fees
-        lines[0] += float(impact[i])
-        lines[1] += float(commission[i])
-        lines[2] += float(stamp_duty[i])
-        lines[3] += float(transfer_fee[i])
+        lines[0] += float(fills.impact[i])
+        lines[1] += commission
+        lines[2] += stamp_duty
+        lines[3] += transfer_fee
         if positions[i] == target[i]:
             active[i] = False
             age[i] = 0
         else:
             age[i] += 1
-        rows_int[:, row] = (session_index, i, order, filled)
-        rows_float[:, row] = (
-            reference_price[i],
-            fill_price[i],
-            impact[i],
-            commission[i],
-            stamp_duty[i],
-            transfer_fee[i],
+        records.out_int[:, row] = (session_index, i, order, filled)
+        records.out_float[:, row] = (
+            fills.reference_price[i],
+            fills.fill_price[i],
+            fills.impact[i],
+            commission,
+            stamp_duty,
+            transfer_fee,
         )
-        rows_status[row] = status[i]
+        records.out_status[row] = fills.status[i]
         row += 1
     return row, cash_delta, np.array(lines)
 
 
 @njit(cache=True)
 def settle_nb(
-    positions: np.ndarray,
-    mark: np.ndarray,
-    target: np.ndarray,
-    active: np.ndarray,
-    age: np.ndarray,
-    positions_row: np.ndarray,
-    backlog_row: np.ndarray,
-    age_row: np.ndarray,
+    positions: np.ndarray, mark: np.ndarray, backlog: BacklogArrays, out: SettleRows
 ) -> tuple[float, int, int]:
     """Record a session's close: positions, backlog (``target - held`` of active entries), ages.
 
-    Writes the three rows in place; returns ``(holdings_value, n_positions, n_backlog)`` with
+    Writes the three rows of ``out``; returns ``(holdings_value, n_positions, n_backlog)`` with
     ``holdings_value`` summed in index order as in :func:`holdings_value_nb`.
     """
+    target, active, age = backlog.target_shares, backlog.out_active, backlog.out_age
+    positions_row, backlog_row, age_row = (
+        out.out_positions,
+        out.out_backlog_shares,
+        out.out_backlog_age,
+    )
     holdings = 0.0
     n_positions = 0
     n_backlog = 0
@@ -357,14 +385,7 @@ def settle_nb(
 
 
 def settle_py(
-    positions: np.ndarray,
-    mark: np.ndarray,
-    target: np.ndarray,
-    active: np.ndarray,
-    age: np.ndarray,
-    positions_row: np.ndarray,
-    backlog_row: np.ndarray,
-    age_row: np.ndarray,
+    positions: np.ndarray, mark: np.ndarray, backlog: BacklogArrays, out: SettleRows
 ) -> tuple[float, int, int]:
     """Plain-Python twin of :func:`settle_nb`."""
     holdings = 0.0
@@ -372,15 +393,15 @@ def settle_py(
     n_backlog = 0
     for i in range(positions.shape[0]):
         held = int(positions[i])
-        positions_row[i] = held
+        out.out_positions[i] = held
         if held != 0:
             holdings += held * float(mark[i])
             n_positions += 1
-        remaining = int(target[i]) - held if active[i] else 0
-        backlog_row[i] = remaining
+        remaining = int(backlog.target_shares[i]) - held if backlog.out_active[i] else 0
+        out.out_backlog_shares[i] = remaining
         if remaining != 0:
-            age_row[i] = age[i]
+            out.out_backlog_age[i] = backlog.out_age[i]
             n_backlog += 1
         else:
-            age_row[i] = 0
+            out.out_backlog_age[i] = 0
     return holdings, n_positions, n_backlog
