@@ -28,8 +28,8 @@ from backtest.execution.fill_nb import (
     StockSession,
     empty_fill_out,
     fill_session_nb,
-    fill_session_py,
 )
+from backtest.execution.fill_py import fill_session_py
 from backtest.rules.presets import CHINA_A_2023_2024
 
 Session = tuple[StockSession, Charges, BookOrders]

@@ -17,8 +17,8 @@ from backtest.execution.fill_nb import (
     StockSession,
     empty_fill_out,
     fill_session_nb,
-    fill_session_py,
 )
+from backtest.execution.fill_py import fill_session_py
 from backtest.execution.fills import FillStatus, OrderBatch
 from backtest.execution.models import ParticipationCap
 

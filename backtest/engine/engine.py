@@ -33,134 +33,34 @@ import numpy as np
 
 from backtest.core.lines import Line
 from backtest.engine.book import Book
+from backtest.engine.book_state import (
+    LINES,
+    BookState,
+    as_books,
+    t_of,
+    take_futures_requests,
+    take_requests,
+    trading,
+)
 from backtest.engine.clock import Clock, Phase
 from backtest.engine.config import EngineConfig, config_hash, to_plain
-from backtest.engine.futures.account import HEDGE_COLUMNS, ContractPlan, HedgeAccount
+from backtest.engine.errors import StrategyError
+from backtest.engine.futures.account import ContractPlan
 from backtest.engine.ledger_nb import (
-    BacklogArrays,
     FillRecords,
-    LedgerArrays,
     SessionFillRow,
     SettleRows,
     apply_session_nb,
     settle_nb,
 )
-from backtest.engine.orders import Backlog, TargetOrder
-from backtest.engine.portfolio import Ledger
-from backtest.engine.recorder import Recorder
+from backtest.engine.orders import TargetOrder
 from backtest.engine.result import Result
-from backtest.engine.strategy import Context, Strategy, TargetError
+from backtest.engine.strategy import Strategy
 from backtest.execution.exchange import Exchange, ExchangeMarket
 from backtest.execution.fills import OrderBatch
-from backtest.market.features import MarketFeatures
 from backtest.market.panel import MarketData
 
-_LINES = ("impact", "commission", "stamp_duty", "transfer_fee", "buy_notional", "sell_notional")
-
-
-class StrategyError(RuntimeError):
-    """A strategy raised; the run stopped. The original exception is ``__cause__``.
-
-    Attributes
-    ----------
-    book, session_date, hook
-        Where it happened.
-    symbol
-        The symbol whose target was refused when the cause is a
-        :class:`~backtest.engine.strategy.TargetError`, else ``None``.
-    partial_result
-        The failing book's :class:`Result` up to the last completed session.
-    partial_results
-        Every book's partial result, by book name.
-    """
-
-    def __init__(
-        self,
-        *,
-        book: str,
-        session_date: Any,
-        hook: str,
-        original: BaseException,
-        partial_results: dict[str, Result],
-    ) -> None:
-        super().__init__(
-            f"strategy of book {book!r} raised in {hook} on session {session_date}: "
-            f"{type(original).__name__}: {original}"
-        )
-        self.book = book
-        self.session_date = session_date
-        self.hook = hook
-        self.symbol = original.symbol if isinstance(original, TargetError) else None
-        self.partial_results = partial_results
-        self.partial_result = partial_results[book]
-
-
-class _BookState:
-    """Everything the engine keeps for one book during a run."""
-
-    def __init__(
-        self,
-        book: Book,
-        market: MarketData,
-        features: MarketFeatures,
-        cash: float,
-        lot_size: np.ndarray,
-        min_lot: np.ndarray,
-        plan: ContractPlan,
-    ) -> None:
-        days, n = market.shape
-        self.book = book
-        self.ledger = Ledger(n=n, cash=cash)
-        self.backlog = Backlog(n)
-        # the kernels' views of the ledger and the backlog (their arrays change in place)
-        self.ledger_arrays = LedgerArrays(self.ledger.positions, self.ledger.sellable)
-        self.backlog_arrays = BacklogArrays(
-            self.backlog.target_shares, self.backlog.active, self.backlog.age
-        )
-        futures = book.strategy.futures_config()
-        financing = book.strategy.financing_config()
-        self.hedge = (
-            None
-            if futures is None and financing is None
-            else HedgeAccount(market=market, plan=plan, futures=futures, financing=financing)
-        )
-        self.recorder = Recorder(
-            days=days, n=n, extra_daily=HEDGE_COLUMNS if self.hedge is not None else ()
-        )
-        self.context = Context(
-            book=book.name,
-            market=market,
-            features=features,
-            ledger=self.ledger,
-            backlog=self.backlog,
-            lot_size=lot_size,
-            min_lot=min_lot,
-            hedge=self.hedge,
-        )
-        self.session_lines: dict[str, float] = dict.fromkeys(_LINES, 0.0)
-        self.previous_equity = cash
-        self.previous_holdings = 0.0
-        #: this session's fill rows in the recorder's current buffers
-        self.fill_rows = (0, 0)
-        self.wants_fills = type(book.strategy).on_fill is not Strategy.on_fill
-
-
-def _as_books(books: Mapping[str, Strategy[Any]] | Sequence[Book]) -> list[Book]:
-    if isinstance(books, Mapping):
-        out = [Book(name=name, strategy=strategy) for name, strategy in books.items()]
-    else:
-        out = list(books)
-    names = [b.name for b in out]
-    if not out:
-        raise ValueError("give at least one book (a name -> Strategy mapping or Book list)")
-    if len(set(names)) != len(names):
-        raise ValueError(f"book names must be unique, got {names}")
-    if len({id(b.strategy) for b in out}) != len(out):
-        raise ValueError(
-            "each book needs its own Strategy instance (strategies may keep state); "
-            "create one instance per book"
-        )
-    return out
+__all__ = ["Engine", "StrategyError", "run_backtest"]
 
 
 class Engine:
@@ -186,7 +86,7 @@ class Engine:
         self, market: MarketData, books: Mapping[str, Strategy[Any]] | Sequence[Book]
     ) -> dict[str, Result]:
         """Run every book over every session of ``market``; return results by book name."""
-        run = _Run(self.config, market, _as_books(books))
+        run = _Run(self.config, market, as_books(books))
         run.start()
         phases = {
             Phase.PRE_OPEN: run.pre_open,
@@ -241,7 +141,7 @@ class _Run:
         self.data_range = market.data_range()
         plan = ContractPlan(market)
         self.states = [
-            _BookState(
+            BookState(
                 b,
                 market,
                 self.features,
@@ -254,7 +154,7 @@ class _Run:
         ]
 
     # ------------------------------------------------------------------ strategy calls
-    def call(self, state: _BookState, hook: str, t: int, *args: Any) -> None:
+    def call(self, state: BookState, hook: str, t: int, *args: Any) -> None:
         """Call a strategy hook; wrap its exception in a StrategyError with partial results."""
         try:
             getattr(state.book.strategy, hook)(state.context, *args)
@@ -272,8 +172,8 @@ class _Run:
         for state in self.states:
             state.context._move(-1, 0)
             self.call(state, "on_start", 0)
-            _take_requests(state)
-            _take_futures_requests(state)
+            take_requests(state)
+            take_futures_requests(state)
 
     def end(self) -> dict[str, Result]:
         for state in self.states:
@@ -302,14 +202,14 @@ class _Run:
                 ledger.apply_share_ratio(ratio, self.features.mark[t - 1])
                 state.backlog.scale(ratio)
             ledger.unlock()
-            state.session_lines = dict.fromkeys(_LINES, 0.0)
+            state.session_lines = dict.fromkeys(LINES, 0.0)
             if state.hedge is not None:
                 ledger.post(Line.FINANCING, -state.hedge.pre_open(t, ledger.cash))
 
     def open(self, t: int) -> None:
         """Every book's backlog through the Exchange in one call; book the fills; ``on_fill``."""
         features = self.features
-        trading: list[tuple[_BookState, np.ndarray, float]] = []
+        trading: list[tuple[BookState, np.ndarray, float]] = []
         for state in self.states:
             ledger, hedge = state.ledger, state.hedge
             frozen = hedge is not None and hedge.frozen()
@@ -389,12 +289,12 @@ class _Run:
                 hedge.margin_check(state.ledger.cash + holdings, holdings)
             state.context._move(t, t + 1)
             self.call(state, "on_bar", t)
-            _take_requests(state)
-            _take_futures_requests(state)
+            take_requests(state)
+            take_futures_requests(state)
             if hedge is not None and hedge.in_call:
                 self.margin_call(state, mark)
 
-    def margin_call(self, state: _BookState, mark: np.ndarray) -> None:
+    def margin_call(self, state: BookState, mark: np.ndarray) -> None:
         """Replace a called book's orders: frozen (cancel all) or scaled to target leverage."""
         hedge, ledger = state.hedge, state.ledger
         assert hedge is not None and hedge.financing is not None
@@ -432,7 +332,7 @@ class _Run:
             )
             recorder.commit_backlog(t)
             recorder.entries[t] = ledger.close_session(
-                mark, state.previous_holdings, _trading(recorder, state.fill_rows, mark)
+                mark, state.previous_holdings, trading(recorder, state.fill_rows, mark)
             )
             state.previous_holdings = holdings
             equity = ledger.cash + holdings
@@ -483,38 +383,6 @@ class _Run:
                 complete=complete,
             )
         return out
-
-
-def _take_requests(state: _BookState) -> None:
-    """Apply a book's cancels, then its new targets, to its backlog."""
-    cancel, order = state.context._take_requests()
-    if cancel is not None:
-        state.backlog.cancel(cancel)
-    if order is not None:
-        state.backlog.replace(order, state.ledger.positions)
-
-
-def _take_futures_requests(state: _BookState) -> None:
-    """Apply a book's futures targets (product -> contracts) to its account."""
-    requests = state.context._take_futures_requests()
-    if state.hedge is not None:
-        for product, contracts in requests.items():
-            state.hedge.set_target(product, contracts)
-
-
-def _trading(recorder: Recorder, rows: tuple[int, int], mark: np.ndarray) -> float:
-    """``sum(q (mark - ref))`` over a session's fill rows: its trades marked to the close."""
-    start, end = rows
-    if end <= start:
-        return 0.0
-    filled, symbols, reference = recorder.fill_columns(start, end)
-    traded = filled != 0
-    return float(np.sum(filled[traded] * (mark[symbols[traded]] - reference[traded])))
-
-
-def t_of(state: _BookState) -> int:
-    """The session index a book's context is at."""
-    return state.context.session_index
 
 
 def run_backtest(

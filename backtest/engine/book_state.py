@@ -1,0 +1,128 @@
+"""What the engine keeps for one book during a run, and the small steps it takes per book.
+
+A :class:`BookState` holds a book's ledger, backlog, futures account (for hedged or financed
+books), recorder and strategy context; the helpers move a strategy's requests into the backlog
+and the futures targets, and value a session's trades at the close.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from backtest.engine.book import Book
+from backtest.engine.futures.account import HEDGE_COLUMNS, ContractPlan, HedgeAccount
+from backtest.engine.ledger_nb import BacklogArrays, LedgerArrays
+from backtest.engine.orders import Backlog
+from backtest.engine.portfolio import Ledger
+from backtest.engine.recorder import Recorder
+from backtest.engine.strategy import Context, Strategy
+from backtest.market.features import MarketFeatures
+from backtest.market.panel import MarketData
+
+__all__ = ["LINES", "BookState", "as_books", "take_futures_requests", "take_requests", "trading"]
+
+#: the session's stock lines a book's daily frame reports (CNY)
+LINES = ("impact", "commission", "stamp_duty", "transfer_fee", "buy_notional", "sell_notional")
+
+
+class BookState:
+    """Everything the engine keeps for one book during a run."""
+
+    def __init__(
+        self,
+        book: Book,
+        market: MarketData,
+        features: MarketFeatures,
+        cash: float,
+        lot_size: np.ndarray,
+        min_lot: np.ndarray,
+        plan: ContractPlan,
+    ) -> None:
+        days, n = market.shape
+        self.book = book
+        self.ledger = Ledger(n=n, cash=cash)
+        self.backlog = Backlog(n)
+        # the kernels' views of the ledger and the backlog (their arrays change in place)
+        self.ledger_arrays = LedgerArrays(self.ledger.positions, self.ledger.sellable)
+        self.backlog_arrays = BacklogArrays(
+            self.backlog.target_shares, self.backlog.active, self.backlog.age
+        )
+        futures = book.strategy.futures_config()
+        financing = book.strategy.financing_config()
+        self.hedge = (
+            None
+            if futures is None and financing is None
+            else HedgeAccount(market=market, plan=plan, futures=futures, financing=financing)
+        )
+        self.recorder = Recorder(
+            days=days, n=n, extra_daily=HEDGE_COLUMNS if self.hedge is not None else ()
+        )
+        self.context = Context(
+            book=book.name,
+            market=market,
+            features=features,
+            ledger=self.ledger,
+            backlog=self.backlog,
+            lot_size=lot_size,
+            min_lot=min_lot,
+            hedge=self.hedge,
+        )
+        self.session_lines: dict[str, float] = dict.fromkeys(LINES, 0.0)
+        self.previous_equity = cash
+        self.previous_holdings = 0.0
+        #: this session's fill rows in the recorder's current buffers
+        self.fill_rows = (0, 0)
+        self.wants_fills = type(book.strategy).on_fill is not Strategy.on_fill
+
+
+def as_books(books: Mapping[str, Strategy[Any]] | Sequence[Book]) -> list[Book]:
+    if isinstance(books, Mapping):
+        out = [Book(name=name, strategy=strategy) for name, strategy in books.items()]
+    else:
+        out = list(books)
+    names = [b.name for b in out]
+    if not out:
+        raise ValueError("give at least one book (a name -> Strategy mapping or Book list)")
+    if len(set(names)) != len(names):
+        raise ValueError(f"book names must be unique, got {names}")
+    if len({id(b.strategy) for b in out}) != len(out):
+        raise ValueError(
+            "each book needs its own Strategy instance (strategies may keep state); "
+            "create one instance per book"
+        )
+    return out
+
+
+def take_requests(state: BookState) -> None:
+    """Apply a book's cancels, then its new targets, to its backlog."""
+    cancel, order = state.context._take_requests()
+    if cancel is not None:
+        state.backlog.cancel(cancel)
+    if order is not None:
+        state.backlog.replace(order, state.ledger.positions)
+
+
+def take_futures_requests(state: BookState) -> None:
+    """Apply a book's futures targets (product -> contracts) to its account."""
+    requests = state.context._take_futures_requests()
+    if state.hedge is not None:
+        for product, contracts in requests.items():
+            state.hedge.set_target(product, contracts)
+
+
+def trading(recorder: Recorder, rows: tuple[int, int], mark: np.ndarray) -> float:
+    """``sum(q (mark - ref))`` over a session's fill rows: its trades marked to the close."""
+    start, end = rows
+    if end <= start:
+        return 0.0
+    filled, symbols, reference = recorder.fill_columns(start, end)
+    traded = filled != 0
+    return float(np.sum(filled[traded] * (mark[symbols[traded]] - reference[traded])))
+
+
+def t_of(state: BookState) -> int:
+    """The session index a book's context is at."""
+    return state.context.session_index
