@@ -114,6 +114,7 @@ class _Run:
             np.ascontiguousarray(a, dtype=np.int64) for a in rules.lot_arrays(market.board_codes)
         )
         self.days, self.n = market.shape
+        self.share_ratios = _share_ratios(market["adj_factor"])
         self.reference = market["open"] if config.execution_price == "open" else self.features.vwap
         self.exchange = Exchange(
             ExchangeMarket(
@@ -187,13 +188,7 @@ class _Run:
         Futures rolls are decided here too: the contract each hedge is held in comes from the
         book's roll rule for session ``t`` and the orders fill at this session's open.
         """
-        ratio = None
-        if t > 0:
-            adj = self.market["adj_factor"]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                step = adj[t] / adj[t - 1]
-            if bool(np.any(np.isfinite(step) & (step != 1.0))):
-                ratio = np.where(np.isfinite(step), step, 1.0)
+        ratio = self.share_ratios.get(t)
         for state in self.states:
             ledger = state.ledger
             ledger.begin_session()
@@ -228,9 +223,9 @@ class _Run:
             return
         batch = OrderBatch(
             session_index=t,
-            order_shares=np.stack([orders for _, orders, _ in trading]),
-            held_shares=np.stack([state.ledger.positions for state, _, _ in trading]),
-            sellable_shares=np.stack([state.ledger.sellable for state, _, _ in trading]),
+            order_shares=_rows([orders for _, orders, _ in trading]),
+            held_shares=_rows([state.ledger.positions for state, _, _ in trading]),
+            sellable_shares=_rows([state.ledger.sellable for state, _, _ in trading]),
         )
         fills = self.exchange.open(batch, np.array([cash for _, _, cash in trading]))
         reference = fills.reference_price
@@ -383,6 +378,28 @@ class _Run:
                 complete=complete,
             )
         return out
+
+
+def _rows(arrays: list[np.ndarray]) -> np.ndarray:
+    """Stack per-book rows into ``(books, n)`` (a view when there is one book)."""
+    return arrays[0][None, :] if len(arrays) == 1 else np.stack(arrays)
+
+
+def _share_ratios(adj_factor: np.ndarray) -> dict[int, np.ndarray]:
+    """The sessions whose corporate actions change holdings: ``{t: adj_t / adj_{t-1}}``.
+
+    Computed once per run (1 where either factor is missing); sessions without a change are
+    left out, so the per-session loop only looks the session up.
+    """
+    out: dict[int, np.ndarray] = {}
+    if adj_factor.shape[0] < 2:
+        return out
+    with np.errstate(invalid="ignore", divide="ignore"):
+        step = adj_factor[1:] / adj_factor[:-1]
+    changed = np.isfinite(step) & (step != 1.0)
+    for row in np.flatnonzero(changed.any(axis=1)).tolist():
+        out[row + 1] = np.where(np.isfinite(step[row]), step[row], 1.0)
+    return out
 
 
 def run_backtest(

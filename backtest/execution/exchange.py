@@ -135,6 +135,8 @@ class Exchange:
         self.impact: ImpactModel = impact if impact is not None else SquareRootImpact()
         self.fallback_volatility = float(fallback_volatility)
         self._no_volatility = np.full(market.lot_size.shape[0], np.nan)
+        # the session volumes as the kernel reads them (NaN: nothing traded), once per run
+        self._day_volume = np.nan_to_num(market.volume, nan=0.0)
 
     def session(self, t: int) -> StockSession:
         """The market of session ``t`` as the kernel reads it (volatility: ``t - 1``'s)."""
@@ -146,7 +148,7 @@ class Exchange:
             locked_up=market.locked_up[t],
             locked_down=market.locked_down[t],
             suspended=market.suspended[t],
-            day_volume=np.nan_to_num(market.volume[t], nan=0.0),
+            day_volume=self._day_volume[t],
             volatility=market.volatility[t - 1] if t > 0 else self._no_volatility,
             lot_size=market.lot_size,
             min_lot=market.min_lot,
@@ -172,13 +174,14 @@ class Exchange:
         order_shares = orders.order_shares
         volume = np.minimum(session.day_volume, _MAX_CAP_SHARES)
         base, impact_volume = self.impact.terms(order_shares, session.day_volume)
+        # the models may return broadcast views (every book alike): the kernel reads any layout
         books = BookOrders(
             order_shares=order_shares,
             sellable_shares=orders.sellable_shares,
             cash_available=np.ascontiguousarray(buying_power, dtype=np.float64),
-            cap_shares=np.ascontiguousarray(self.liquidity.caps(order_shares, volume)),
-            impact_base_shares=np.ascontiguousarray(base, dtype=np.float64),
-            impact_volume=np.ascontiguousarray(impact_volume, dtype=np.float64),
+            cap_shares=np.asarray(self.liquidity.caps(order_shares, volume), dtype=np.int64),
+            impact_base_shares=np.asarray(base, dtype=np.float64),
+            impact_volume=np.asarray(impact_volume, dtype=np.float64),
         )
         out = empty_fill_out(orders.books, order_shares.shape[1])
         fill_session_nb(session, charges, books, out)

@@ -65,6 +65,9 @@ class ImpactModel(Protocol):
         ...
 
 
+_ZERO = np.zeros(1)
+
+
 def _usable(day_volume: np.ndarray) -> np.ndarray:
     return np.isfinite(day_volume) & (day_volume > 0.0)
 
@@ -113,4 +116,4 @@ class SquareRootImpact:
     ) -> tuple[np.ndarray, np.ndarray]:
         shape = order_shares.shape
         volume = np.broadcast_to(np.asarray(day_volume, dtype=np.float64), shape)
-        return np.zeros(shape), volume
+        return np.broadcast_to(_ZERO, shape), volume
