@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from backtest.core.ids import board_of
 from backtest.engine import MarketData
-from backtest.market.features import derive_nb, derive_py, rolling_moment_nb, rolling_moment_py
+from backtest.market.features import derive, derive_py, rolling_moment, rolling_moment_py
 from backtest.market.store import Store
 
 
@@ -28,7 +28,7 @@ def test_rolling_std_kernel_equals_twin_and_a_naive_window_loop(seed, days, wind
     rng = np.random.default_rng(seed)
     values = rng.standard_normal((days, 3))
     values[rng.random((days, 3)) < nan_share] = np.nan
-    mean, std = rolling_moment_nb(values, window, 1), rolling_moment_nb(values, window, 2)
+    mean, std = rolling_moment(values, window, 1), rolling_moment(values, window, 2)
     np.testing.assert_array_equal(mean, rolling_moment_py(values, window, 1))  # kernel == twin
     np.testing.assert_array_equal(std, rolling_moment_py(values, window, 2))
     for t in range(days):
@@ -57,7 +57,7 @@ def test_derive_kernel_equals_twin_exactly(seed, days, n):
         np.array(market["volume"]), amount, np.array(market["limit_up"]),
         np.array(market["limit_down"]),
     )  # fmt: skip
-    for kernel, twin in zip(derive_nb(*args), derive_py(*args), strict=True):
+    for kernel, twin in zip(derive(*args), derive_py(*args), strict=True):
         np.testing.assert_array_equal(kernel, twin)
 
 

@@ -23,7 +23,8 @@ def _book(ledger: Ledger, backlog: Backlog, orders, filled, price, session_index
     rows_int = np.zeros((4, n), dtype=np.int64)
     rows_float = np.zeros((6, n))
     rows_status = np.zeros(n, dtype=np.int8)
-    row_end, cash_delta, lines = apply_session_nb(
+    lines = np.zeros(6)
+    row_end, cash_delta = apply_session_nb(
         session_index,
         SessionFillRow(
             order_shares=orders,
@@ -40,6 +41,7 @@ def _book(ledger: Ledger, backlog: Backlog, orders, filled, price, session_index
         BacklogArrays(backlog.target_shares, backlog.active, backlog.age),
         FillRecords(rows_int, rows_float, rows_status),
         0,
+        lines,
     )
     return ledger.book_session(cash_delta, lines), rows_int[:, :row_end]
 

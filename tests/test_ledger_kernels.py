@@ -25,7 +25,7 @@ from backtest.engine.ledger_nb import (
     holdings_value_py,
     settle_nb,
     settle_py,
-    targets_from_weights_nb,
+    targets_from_weights,
     targets_from_weights_py,
 )
 
@@ -51,7 +51,7 @@ def cross_sections(draw):
 @invariant_settings(150)
 @given(cross_sections())
 def test_targets_from_weights_kernel_equals_twin(case):
-    kernel = targets_from_weights_nb(*case)
+    kernel = targets_from_weights(*case)
     twin = targets_from_weights_py(*case)
     for got, expected in zip(kernel, twin, strict=True):
         np.testing.assert_array_equal(got, expected)
@@ -93,7 +93,7 @@ def adversarial_cross_sections(draw):
 @given(adversarial_cross_sections())
 def test_targets_from_weights_kernel_equals_twin_on_absurd_weights_marks_and_equity(case):
     weights, held = case[0], case[3]
-    kernel = targets_from_weights_nb(*case)
+    kernel = targets_from_weights(*case)
     twin = targets_from_weights_py(*case)
     for got, expected in zip(kernel, twin, strict=True):
         np.testing.assert_array_equal(got, expected)
@@ -112,7 +112,7 @@ def test_a_weight_of_1e300_is_refused_not_wrapped_into_a_sale():
     mark = np.array([10.0, 10.0, 10.0, 10.0, np.inf])
     held = np.full(5, 1_000, dtype=np.int64)
     lot = np.full(5, 100, dtype=np.int64)
-    for kernel in (targets_from_weights_nb, targets_from_weights_py):
+    for kernel in (targets_from_weights, targets_from_weights_py):
         target, is_set, status = kernel(weights, mark, 1e6, held, lot, lot)
         assert status.tolist() == [
             TARGET_TOO_LARGE,
@@ -131,7 +131,7 @@ def test_a_weight_of_1e300_is_refused_not_wrapped_into_a_sale():
 @given(cross_sections())
 def test_weight_targets_never_exceed_the_weight_and_trade_whole_lots(case):
     weights, mark, equity, held, lot, min_lot = case
-    target, is_set, _ = targets_from_weights_nb(*case)
+    target, is_set, _ = targets_from_weights(*case)
     assert np.array_equal(is_set, ~np.isnan(weights))
     delta = target - held
     rounded_sell_out = target == 0
@@ -149,7 +149,7 @@ def test_weights_round_down_to_lots_and_sub_lot_deltas_keep_the_position():
     held = np.array([0, 9_950, 137, 0], dtype=np.int64)
     lot = np.array([100, 100, 100, 1], dtype=np.int64)
     min_lot = np.array([100, 100, 100, 200], dtype=np.int64)
-    target, _, _ = targets_from_weights_nb(weights, mark, 1e6, held, lot, min_lot)
+    target, _, _ = targets_from_weights(weights, mark, 1e6, held, lot, min_lot)
     # 12340 -> 12300; 10000 vs 9950 held -> delta 50 rounds to 0; 0 sells the odd lot;
     # STAR: 1000 shares, lot 1
     assert target.tolist() == [12_300, 9_950, 0, 1_000]
@@ -190,13 +190,15 @@ def test_apply_session_kernel_equals_twin(case):
     for function in (apply_session_nb, apply_session_py):
         state = [held.copy(), held.copy(), target.copy(), active.copy(), age.copy()]
         rows = [np.zeros((4, n), np.int64), np.zeros((6, n)), np.zeros(n, np.int8)]
-        row_end, cash, lines = function(
+        lines = np.zeros(6)
+        row_end, cash = function(
             7,
             SessionFillRow(orders, reference, filled, price, *costs, status),
             LedgerArrays(*state[:2]),
             BacklogArrays(*state[2:]),
             FillRecords(*rows),
             0,
+            lines,
         )
         outputs.append((row_end, cash, lines, state, rows))
     (end_a, cash_a, lines_a, state_a, rows_a), (end_b, cash_b, lines_b, state_b, rows_b) = outputs

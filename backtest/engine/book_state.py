@@ -73,6 +73,9 @@ class BookState:
         self.session_lines: dict[str, float] = dict.fromkeys(LINES, 0.0)
         self.previous_equity = cash
         self.previous_holdings = 0.0
+        #: the fill kernel's session lines (impact, commission, stamp duty, transfer fee, buys,
+        #: sells), rewritten each open
+        self.lines_buffer = np.zeros(len(LINES))
         #: this session's fill rows in the recorder's current buffers
         self.fill_rows = (0, 0)
         self.wants_fills = type(book.strategy).on_fill is not Strategy.on_fill

@@ -232,7 +232,8 @@ class _Run:
         for row, (state, orders, _) in enumerate(trading):
             ledger, recorder = state.ledger, state.recorder
             rows_int, rows_float, rows_status, row_start = recorder.fill_buffers(self.n)
-            row_end, cash_delta, lines = apply_session_nb(
+            lines = state.lines_buffer
+            row_end, cash_delta = apply_session_nb(
                 t,
                 SessionFillRow(
                     order_shares=orders,
@@ -249,6 +250,7 @@ class _Run:
                 state.backlog_arrays,
                 FillRecords(rows_int, rows_float, rows_status),
                 row_start,
+                lines,
             )
             state.session_lines = ledger.book_session(cash_delta, lines)
             state.fill_rows = (row_start, row_end)

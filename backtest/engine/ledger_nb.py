@@ -103,8 +103,15 @@ TARGET_STATUS_NAMES: tuple[str, ...] = (
 MAX_TARGET_SHARES = 1_000_000_000_000
 
 
-@njit(cache=True)
-def targets_from_weights_nb(
+class TargetArrays(NamedTuple):
+    """The outputs of :func:`targets_from_weights_nb` (zero-filled by the caller)."""
+
+    out_target: np.ndarray
+    out_is_set: np.ndarray
+    out_status: np.ndarray
+
+
+def targets_from_weights(
     weights: np.ndarray,
     mark: np.ndarray,
     equity: float,
@@ -128,9 +135,26 @@ def targets_from_weights_nb(
     kernel never raises and never casts an overflowing float to int64).
     """
     n = weights.shape[0]
-    target = np.zeros(n, dtype=np.int64)
-    is_set = np.zeros(n, dtype=np.bool_)
-    status = np.zeros(n, dtype=np.int8)
+    out = TargetArrays(
+        np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.bool_), np.zeros(n, dtype=np.int8)
+    )
+    targets_from_weights_nb(weights, mark, equity, held, lot_size, min_lot, out)
+    return out.out_target, out.out_is_set, out.out_status
+
+
+@njit(cache=True)
+def targets_from_weights_nb(
+    weights: np.ndarray,
+    mark: np.ndarray,
+    equity: float,
+    held: np.ndarray,
+    lot_size: np.ndarray,
+    min_lot: np.ndarray,
+    out: TargetArrays,
+) -> None:
+    """The kernel of :func:`targets_from_weights`: writes ``out`` (allocates nothing)."""
+    n = weights.shape[0]
+    target, is_set, status = out.out_target, out.out_is_set, out.out_status
     budget = equity if equity > 0.0 or equity != equity else 0.0  # NaN: refused below
     for i in range(n):
         w = weights[i]
@@ -165,7 +189,6 @@ def targets_from_weights_nb(
                 if 0 < step < min_lot[i]:
                     shares = held[i]
         target[i] = shares
-    return target, is_set, status
 
 
 def targets_from_weights_py(
@@ -223,7 +246,8 @@ def apply_session_nb(
     backlog: BacklogArrays,
     records: FillRecords,
     row_start: int,
-) -> tuple[int, float, np.ndarray]:
+    out_lines: np.ndarray,
+) -> tuple[int, float]:
     """Book one open's fills into a book's ledger, backlog and fill records.
 
     For every symbol with an order (``order_shares[i] != 0``), in index order:
@@ -236,14 +260,16 @@ def apply_session_nb(
       guarantees ``n`` free rows).
 
     Active entries without an order (their target equals the position) retire. Returns
-    ``(row_end, cash_delta, lines)`` with ``lines = [impact, commission, stamp_duty,
+    ``(row_end, cash_delta)`` and writes ``out_lines = [impact, commission, stamp_duty,
     transfer_fee, buy_notional, sell_notional]`` of the session (CNY).
     """
     orders = fills.order_shares
     positions, sellable = ledger.out_positions, ledger.out_sellable
     target, active, age = backlog.target_shares, backlog.out_active, backlog.out_age
     rows_int, rows_float, rows_status = records.out_int, records.out_float, records.out_status
-    lines = np.zeros(6)
+    lines = out_lines
+    for k in range(6):
+        lines[k] = 0.0
     cash_delta = 0.0
     row = row_start
     for i in range(orders.shape[0]):
@@ -287,7 +313,7 @@ def apply_session_nb(
         rows_float[5, row] = fills.transfer_fee[i]
         rows_status[row] = fills.status[i]
         row += 1
-    return row, cash_delta, lines
+    return row, cash_delta
 
 
 def apply_session_py(
@@ -297,7 +323,8 @@ def apply_session_py(
     backlog: BacklogArrays,
     records: FillRecords,
     row_start: int,
-) -> tuple[int, float, np.ndarray]:
+    out_lines: np.ndarray,
+) -> tuple[int, float]:
     """Plain-Python twin of :func:`apply_session_nb`."""
     positions, sellable = ledger.out_positions, ledger.out_sellable
     target, active, age = backlog.target_shares, backlog.out_active, backlog.out_age
@@ -347,7 +374,8 @@ def apply_session_py(
         )
         records.out_status[row] = fills.status[i]
         row += 1
-    return row, cash_delta, np.array(lines)
+    out_lines[:] = lines
+    return row, cash_delta
 
 
 @njit(cache=True)

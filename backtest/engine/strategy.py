@@ -42,7 +42,7 @@ from backtest.engine.ledger_nb import (
     TARGET_OK,
     TARGET_STATUS_NAMES,
     TARGET_TOO_LARGE,
-    targets_from_weights_nb,
+    targets_from_weights,
 )
 from backtest.engine.orders import SessionFills, TargetOrder
 from backtest.engine.portfolio import PortfolioView
@@ -348,7 +348,7 @@ class Context:
         values = self._as_vector(weights, "weights")
         mark = self._mark_row()
         equity = self._ledger.equity(mark)
-        target, is_set, status = targets_from_weights_nb(
+        target, is_set, status = targets_from_weights(
             values, mark, equity, self._ledger.positions, self._lot_size, self._min_lot
         )
         bad = np.flatnonzero(status != TARGET_OK)
