@@ -26,7 +26,6 @@ import polars as pl
 from backtest.core.ids import FUTURES_UNDERLYING, INDEX_CODES, board_of
 from backtest.market.features import MarketFeatures, derive_features, read_only
 from backtest.market.futures_panel import FuturesPanel, align_futures, futures_panel
-from backtest.market.store import Panel
 from backtest.rules.ashare import BOARD_CODES
 
 FLOAT_FIELDS: tuple[str, ...] = (
@@ -44,7 +43,6 @@ FLOAT_FIELDS: tuple[str, ...] = (
     "adj_factor",
 )
 BOOL_FIELDS: tuple[str, ...] = ("suspended", "is_st")
-_FIELDS_PER_QUERY = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,18 +198,18 @@ class MarketData:
         if bad:
             raise ValueError(f"unknown boards {bad}; boards are {list(BOARD_CODES)}")
         weights = {
-            code: read_only(np.array(w, dtype=np.float64))
+            code: read_only(np.asarray(w, dtype=np.float64))
             for code, w in (index_weights or {}).items()
         }
         for code, w in weights.items():
             if w.shape != shape:
                 raise ValueError(f"index_weights[{code!r}] has shape {w.shape}; expected {shape}")
         closes = {
-            code: read_only(np.array(c, dtype=np.float64))
+            code: read_only(np.asarray(c, dtype=np.float64))
             for code, c in (index_closes or {}).items()
         }
         opens = {
-            code: read_only(np.array(c, dtype=np.float64))
+            code: read_only(np.asarray(c, dtype=np.float64))
             for code, c in (index_opens or {}).items()
         }
         for label, series in (("index_closes", closes), ("index_opens", opens)):
@@ -253,13 +251,9 @@ class MarketData:
         source_identity = store_query_identity(
             store.identity(), start=start, end=end, symbols=symbols, index_codes=index_codes
         )
-        # a few fields per query: the transient Arrow table stays small (peak memory)
-        names = list(FLOAT_FIELDS + BOOL_FIELDS)
-        values: dict[str, np.ndarray] = {}
-        for first in range(0, len(names), _FIELDS_PER_QUERY):
-            part = store.panel(names[first : first + _FIELDS_PER_QUERY], start, end, symbols)
-            values.update(part.values)
-        panel = Panel(part.dates, part.symbols, values)
+        # one query for every field; it streams in batches, so the transient Arrow memory stays
+        # at one batch whatever the number of fields
+        panel = store.panel(list(FLOAT_FIELDS + BOOL_FIELDS), start, end, symbols)
         if panel.shape[0] == 0:
             raise ValueError(
                 f"the store has no sessions between {start} and {end}; build or import a market "

@@ -475,16 +475,15 @@ class Store:
         symbols: Sequence[str] | None = None,
     ) -> Panel:
         """Load an index's point-in-time weights as a dense panel (0 where not a member)."""
-        panel = self._dense(
+        return self._dense(
             INDEX_WEIGHTS.name,
             ["weight"],
             start,
             end,
             symbols,
             extra_filter=("index_code", index_code),
+            missing=0.0,
         )
-        weights = np.nan_to_num(panel.values["weight"], nan=0.0)
-        return Panel(panel.dates, panel.symbols, {"weight": weights})
 
     def _dense(
         self,
@@ -494,7 +493,12 @@ class Store:
         end: Any,
         symbols: Sequence[str] | None,
         extra_filter: tuple[str, str] | None,
+        missing: float = np.nan,
     ) -> Panel:
+        """Scatter a long table's rows into ``(days x symbols)`` arrays (``missing`` elsewhere).
+
+        A stored NaN stays NaN (an index weight row with a NaN weight is refused on import).
+        """
         dates = self.calendar(start, end)
         if symbols is None:
             axis = self.symbols()
@@ -509,7 +513,9 @@ class Store:
                 )
         shape = (len(dates), len(axis))
         values: dict[str, np.ndarray] = {
-            n: np.zeros(shape, dtype=bool) if n in _BOOL_FIELDS else np.full(shape, np.nan)
+            n: np.zeros(shape, dtype=bool)
+            if n in _BOOL_FIELDS
+            else (np.zeros(shape) if missing == 0.0 else np.full(shape, missing))
             for n in names
         }
         if not shape[0] or not shape[1]:
@@ -535,16 +541,17 @@ class Store:
                 f"{where}",
                 params=params,
             ).to_arrow_reader(_PANEL_BATCH_ROWS)
-            # scatter batch by batch: peak memory stays near the dense arrays themselves
+            # scatter batch by batch: peak memory stays near the dense arrays themselves; one
+            # flat index per batch, put into every field's C-ordered array (1-D puts are fast)
+            flat_values = {n: values[n].reshape(-1) for n in names}
             for batch in reader:
-                rows = batch.column("i").to_numpy()
-                cols_idx = batch.column("j").to_numpy()
+                flat = batch.column("i").to_numpy() * shape[1] + batch.column("j").to_numpy()
                 for n in names:
                     data = batch.column(n).to_numpy(zero_copy_only=False)
                     if n in _BOOL_FIELDS:
-                        values[n][rows, cols_idx] = data.astype(bool)
+                        flat_values[n][flat] = data.astype(bool)
                     else:
-                        values[n][rows, cols_idx] = data.astype(np.float64, copy=False)
+                        flat_values[n][flat] = data.astype(np.float64, copy=False)
         finally:
             self._con.unregister("_axis")
             self._con.unregister("_days")
