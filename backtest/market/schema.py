@@ -38,6 +38,8 @@ CSI500 = "000905"
 CSI1000 = "000852"
 CSI2000 = "932000"
 MICROCAP = "MICRO400"
+#: SSE 50, IH's underlying (in the scenario: the 50 largest CSI 300 members by float cap).
+SSE50 = "000016"
 INDEX_CODES: tuple[str, ...] = (CSI300, CSI500, CSI1000, CSI2000, MICROCAP)
 INDEX_NAMES: dict[str, str] = {
     CSI300: "CSI 300",
@@ -47,7 +49,7 @@ INDEX_NAMES: dict[str, str] = {
     MICROCAP: "Microcap 400 (equal weight, daily; stands in for Wind 8841431)",
 }
 #: Futures product -> the index it settles on.
-FUTURES_UNDERLYING: dict[str, str] = {"IF": CSI300, "IH": "000016", "IC": CSI500, "IM": CSI1000}
+FUTURES_UNDERLYING: dict[str, str] = {"IF": CSI300, "IH": SSE50, "IC": CSI500, "IM": CSI1000}
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,13 +9,14 @@ import polars as pl
 
 from backtest.market.calendar import sessions
 from backtest.market.scenario.bars import Bars, make_bars
-from backtest.market.scenario.config import BASE_DATE, LAST_SESSION, SOURCE, ScenarioConfig
+from backtest.market.scenario.config import BASE_DATE, SOURCE, ScenarioConfig
 from backtest.market.scenario.futures import make_futures
 from backtest.market.scenario.simulate import INDEX_SLOTS, MarketPaths, simulate
 from backtest.market.scenario.targets import (
-    basis_target_paths,
+    basis_by_contract,
     index_target_paths,
     load_targets,
+    market_amount_path,
 )
 from backtest.market.scenario.universe import Universe, make_universe
 
@@ -143,14 +144,13 @@ def generate(config: ScenarioConfig | None = None) -> dict[str, pl.DataFrame]:
         np.random.Generator(np.random.PCG64(s))
         for s in np.random.SeedSequence(config.seed).spawn(6)
     ]
-    every_day = sessions(BASE_DATE, LAST_SESSION)
     days = sessions(BASE_DATE, config.end)
     targets = load_targets()
-    target_levels = index_target_paths(targets, every_day, streams[0])[: len(days)]
-    basis = basis_target_paths(targets, every_day, streams[1])[: len(days)]
+    target_levels = index_target_paths(targets, days)
+    basis = basis_by_contract(targets, days)
     universe = make_universe(config, days, streams[2])
     paths = simulate(config, universe, days, target_levels, streams[3])
-    bars = make_bars(config, universe, days, paths, streams[4])
+    bars = make_bars(config, universe, days, paths, market_amount_path(targets, days), streams[4])
     ohlc = index_ohlc(paths, bars)
     index_bars, index_weights = _index_frames(days, universe, paths, ohlc)
     return {
