@@ -1,10 +1,15 @@
 """Benchmark the calibrated scenario: generation, full build into a store, panel loads.
 
-Run: ``python bench/bench_scenario.py`` (targets: generation <= 5 s warm, panel load <= 0.3 s).
+Run: ``python bench/bench_scenario.py`` (targets: generation <= 5 s warm, ``backtest data build``
+<= 10 s as a process with a peak resident memory <= 1 GB, panel load <= 0.3 s).
 """
 
 from __future__ import annotations
 
+import os
+import resource
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -15,6 +20,19 @@ from numba import njit
 from backtest.market.scenario import ScenarioConfig, build_scenario, generate
 from backtest.market.scenario.returns import solve_shift_nb
 from backtest.market.store import Store
+
+
+def build_process(folder: Path) -> tuple[float, float]:
+    """Run ``backtest data build`` in a fresh process; return (wall seconds, peak RSS in MB)."""
+    code = (
+        "import sys; from backtest.cli import main; "
+        f"sys.exit(main(['data', 'build', '--store', {str(folder / 'cli.duckdb')!r}, '--quiet']))"
+    )
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True, env=os.environ.copy())
+    seconds = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return seconds, peak_mb
 
 
 def main() -> None:
@@ -51,6 +69,9 @@ def main() -> None:
                 loads.append(time.perf_counter() - started)
             shape = panel.values["close"].shape
             print(f"Store.panel(close, volume) {shape}:  {min(loads):6.3f} s  (target <= 0.3 s)")
+        seconds, peak_mb = build_process(Path(folder))
+        print(f"backtest data build, as a process:         {seconds:6.2f} s  (target <= 10 s)")
+        print(f"  its peak resident memory:            {peak_mb:8.0f} MB  (target <= 1,024 MB)")
 
 
 if __name__ == "__main__":
