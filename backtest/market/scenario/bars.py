@@ -4,28 +4,28 @@ Model
 -----
 - **Open**: ``pre_close * (1 + g)`` with ``g = u * r + N(0, 0.3 sigma)``, ``u ~ U(0, 0.6)``,
   inside the limits. A stock whose desired move passes its limit by more than
-  ``LOCKED_FROM_OPEN_MARGIN`` (14 %: it would have moved about 2.4 times its limit) is locked from
-  the open: a one-price bar (open = high = low = close). Real one-price locks are rare (33 on
+  ``LOCKED_FROM_OPEN_MARGIN`` (14 %: it would have moved about 2.4 times its limit) is locked
+  from the open: a one-price bar (open = high = low = close). Real one-price locks are rare (33 on
   the main board on 2024-02-05, against 1,275 limit-down closes).
 - **High / low**: beyond ``max/min(open, close)`` by half-normal excursions of ``0.5 sigma``,
   inside the limits, rounded to the cent.
-- **Amount** (CNY): ``a_i,t = M_t F_i,0^e (F_i,t / F_i,0)^g exp(-0.3 illiq_i + x_it)
+- **Amount** (CNY): ``a_i,t = M_t F_i,0^e (F_i,t / F_i,0)^c exp(-0.3 illiq_i + x_it)
   (1 + 6 |r_it|) L_it K_it``, with ``F_i,0`` the float cap on the stock's first session and
   ``F_i,t`` today's, ``e`` the cross-sectional cap elasticity (0.7: turnover falls with size),
-  ``g`` the elasticity to the stock's own cap change (0.3: share volume is sticky, so a stock
+  ``c`` the elasticity to the stock's own cap change (0.3: share volume is sticky, so a stock
   whose price halves trades more shares, not half the amount at the same turnover), ``x`` a
   persistent stock-level volume state (AR(1), sd 0.6, daily autocorrelation 0.98: a stock's
   volume has spells, so a month's most traded names trade relatively less later, as in the real
   panel, where the December-2023 top liquidity quintile's volume ratio runs at about half the
   bottom quintile's through 2024), ``L`` log-normal daily noise (0.3) and ``M_t`` the market
-  regime: set each session so that the amounts of
-  all trading stocks (first-day listings included) add up to the real all-board market amount
-  of that day (``data/calibration/volume_daily.csv``: the real main-board amount, scaled to all
-  boards by one constant). ``K`` is 1, except on a one-price bar (locked at the limit all day),
-  which trades ``locked_volume_fraction`` of normal, and ``LIMIT_CLOSE_VOLUME`` (0.65) on a
-  session that closes limit-down after trading: such a stock still trades heavily (the
-  ``1 + 6 |r|`` term), as in 2024, when liquidity dried up in prices rather than in volume
-  (limit-up closes in the 2024-09 rally kept trading: no reduction).
+  regime, set each session so that the amounts of all trading stocks (first-day listings
+  included) add up to the real all-board market amount of that day
+  (``data/calibration/volume_daily.csv``: the real main-board amount, scaled to all boards by
+  one constant). ``K`` is 1, except on a one-price bar (locked at the limit all day), which
+  trades ``locked_volume_fraction`` of normal, and ``LIMIT_CLOSE_VOLUME`` (0.65) on a session
+  that closes limit-down after trading: such a stock still trades heavily (the ``1 + 6 |r|``
+  term), as in 2024, when liquidity dried up in prices rather than in volume (limit-up closes
+  in the 2024-09 rally kept trading: no reduction).
 - **Volume** = ``amount / vwap`` rounded to 100 shares (at least 100), then
   ``amount = volume * vwap`` with ``vwap`` the mean of open, high, low and close, so
   ``amount / volume`` lies inside ``[low, high]``. New listings trade 50-80 % of their float

@@ -41,15 +41,16 @@ class ScenarioConfig:
     idiosyncratic_vol
         Median daily idiosyncratic volatility of a stock (small caps more, large less).
     amount_cap_elasticity
-        Elasticity of daily amount (CNY) to float cap: turnover falls with size when < 1.
+        Cross-sectional elasticity of daily amount (CNY) to float cap (on the stock's first
+        session): turnover falls with size when < 1.
     amount_cap_change_elasticity
         Elasticity of a stock's daily amount to the change of its own float cap since its first
         session: share volume is sticky, so it is below ``amount_cap_elasticity``. The level of
         the amounts is not a setting: each session's total is the real market amount.
     locked_volume_fraction
         Volume of a one-price session (locked at the limit all day) as a fraction of normal,
-        drawn uniformly in this range; a stock that closes at its limit after trading through
-        the day trades at full volume.
+        drawn uniformly in this range; a stock that closes limit-down after trading through
+        the day trades ``bars.LIMIT_CLOSE_VOLUME`` (0.65) of an unlocked stock's volume.
     liquidity_premium_daily
         Daily return per unit of the illiquidity characteristic on normal days (2023's premium).
     liquidity_crash_loading
