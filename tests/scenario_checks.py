@@ -26,9 +26,19 @@ def main_contract_basis(frames: dict[str, pl.DataFrame]) -> pl.DataFrame:
         .group_by("product", "date", maintain_order=True)
         .first()
     )
+    return _with_basis(frames, main)
+
+
+def all_contract_basis(frames: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """Every contract before its expiry day with its annualised basis, %."""
+    futures = frames["futures_bars"].filter(pl.col("expiry") > pl.col("date"))
+    return _with_basis(frames, futures)
+
+
+def _with_basis(frames: dict[str, pl.DataFrame], futures: pl.DataFrame) -> pl.DataFrame:
     spot = frames["index_bars"].select("date", "index_code", pl.col("close").alias("spot"))
     return (
-        main.with_columns(index_code=pl.col("product").replace_strict(FUTURES_UNDERLYING))
+        futures.with_columns(index_code=pl.col("product").replace_strict(FUTURES_UNDERLYING))
         .join(spot, on=["date", "index_code"])
         .with_columns(
             basis_pct=(pl.col("close") / pl.col("spot") - 1.0)

@@ -78,7 +78,7 @@ def test_build_index_weights_matches_the_scenario_membership() -> None:
     config = ScenarioConfig(n_stocks=400, seed=7, end="2023-12-29")
     days = sessions("2022-12-30", config.end)
     generator = np.random.Generator(np.random.PCG64(7))
-    targets = index_target_paths(load_targets(), days, generator)
+    targets = index_target_paths(load_targets(), days)
     universe = make_universe(config, days, generator)
     paths = simulate(config, universe, days, targets, generator)
     frame = build_index_weights(

@@ -44,8 +44,13 @@ def test_crash_window_components_add_up_to_the_excess(crash_lines, book, kind):
 def test_size_is_the_largest_negative_factor_line_in_the_crash(crash_lines, book):
     row = crash_lines[book, "factors"]
     lines = {k: row[k] for k in (*FACTOR_LINES, "specific") if k in row}
+    # a hedged book's market line and its hedge are one exposure: compare them net
+    lines["market"] += row.get("hedge_index", 0.0)
     assert min(lines, key=lines.__getitem__) == "size"
-    assert row["size"] < -0.05
+    # -3 %, not -5 %: on the real daily index path the crash's size spread is smaller than the
+    # old bridges made it (enhanced CSI 1000: -4.1 %, was -6.9 %; issue 11 found the old
+    # scenario's size gradient several times too steep)
+    assert row["size"] < -0.03
 
 
 @pytest.mark.parametrize(

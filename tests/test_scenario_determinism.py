@@ -43,7 +43,7 @@ def test_a_different_seed_changes_stock_paths_but_stays_calibrated() -> None:
         assert close_errors(frames)["error"].max() < 0.005
     a = first["index_bars"].filter(pl.col("date") == pl.date(2023, 3, 15))["close"].to_numpy()
     b = other["index_bars"].filter(pl.col("date") == pl.date(2023, 3, 15))["close"].to_numpy()
-    assert not np.allclose(a, b)  # between anchors the bridges differ
+    assert np.allclose(a, b, rtol=1e-3)  # every session's target is the real close
 
 
 def test_config_rejects_out_of_range_settings() -> None:

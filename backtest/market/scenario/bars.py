@@ -3,15 +3,29 @@
 Model
 -----
 - **Open**: ``pre_close * (1 + g)`` with ``g = u * r + N(0, 0.3 sigma)``, ``u ~ U(0, 0.6)``,
-  inside the limits. A stock whose desired move passes its limit by more than 2 % is locked
-  from the open: a one-price bar (open = high = low = close).
+  inside the limits. A stock whose desired move passes its limit by more than
+  ``LOCKED_FROM_OPEN_MARGIN`` (14 %: it would have moved about 2.4 times its limit) is locked
+  from the open: a one-price bar (open = high = low = close). Real one-price locks are rare (33 on
+  the main board on 2024-02-05, against 1,275 limit-down closes).
 - **High / low**: beyond ``max/min(open, close)`` by half-normal excursions of ``0.5 sigma``,
   inside the limits, rounded to the cent.
-- **Amount** (CNY): ``a_i,t = k F_i^e exp(-0.3 illiq_i) (1 + 6 |r_it|) P_t(i) L_it``, with
-  ``F`` the float cap, ``e`` the cap elasticity (0.7: turnover falls with size), ``k`` set so
-  that the median turnover matches the config, ``P`` the panic factor (2024-01-22..2024-02-07:
-  small caps' liquidity dries up, ``1 - 0.5 smallness``), ``L`` log-normal noise (0.3); limit-
-  locked sessions trade ``locked_volume_fraction`` of that (a third of it when one-price).
+- **Amount** (CNY): ``a_i,t = M_t F_i,0^e (F_i,t / F_i,0)^c exp(-0.3 illiq_i + x_it)
+  (1 + 6 |r_it|) L_it K_it``, with ``F_i,0`` the float cap on the stock's first session and
+  ``F_i,t`` today's, ``e`` the cross-sectional cap elasticity (0.7: turnover falls with size),
+  ``c`` the elasticity to the stock's own cap change (0.3: share volume is sticky, so a stock
+  whose price halves trades more shares, not half the amount at the same turnover), ``x`` a
+  persistent stock-level volume state (AR(1), sd 0.6, daily autocorrelation 0.98: a stock's
+  volume has spells, so a month's most traded names trade relatively less later, as in the real
+  panel, where the December-2023 top liquidity quintile's volume ratio runs at about half the
+  bottom quintile's through 2024), ``L`` log-normal daily noise (0.3) and ``M_t`` the market
+  regime, set each session so that the amounts of all trading stocks (first-day listings
+  included) add up to the real all-board market amount of that day
+  (``data/calibration/volume_daily.csv``: the real main-board amount, scaled to all boards by
+  one constant). ``K`` is 1, except on a one-price bar (locked at the limit all day), which
+  trades ``locked_volume_fraction`` of normal, and ``LIMIT_CLOSE_VOLUME`` (0.65) on a session
+  that closes limit-down after trading: such a stock still trades heavily (the ``1 + 6 |r|``
+  term), as in 2024, when liquidity dried up in prices rather than in volume (limit-up closes
+  in the 2024-09 rally kept trading: no reduction).
 - **Volume** = ``amount / vwap`` rounded to 100 shares (at least 100), then
   ``amount = volume * vwap`` with ``vwap`` the mean of open, high, low and close, so
   ``amount / volume`` lies inside ``[low, high]``. New listings trade 50-80 % of their float
@@ -30,9 +44,14 @@ from backtest.market.scenario.universe import Universe
 
 __all__ = ["Bars", "make_bars"]
 
-PANIC_START = np.datetime64("2024-01-22")
-PANIC_END = np.datetime64("2024-02-07")
-LOCKED_FROM_OPEN_MARGIN = 0.02
+LOCKED_FROM_OPEN_MARGIN = 0.14
+#: Volume of a stock that closes at its limit after trading through the day, relative to an
+#: unlocked stock with the same move: it traded heavily until it locked (real 2024-02-05: the
+#: main board's limit-down closes traded 1.4x their December volume, the median stock 1.8x).
+LIMIT_CLOSE_VOLUME = 0.65
+#: Persistent per-stock log-volume component: stationary AR(1), sd and daily autocorrelation.
+PERSISTENT_VOLUME_SD = 0.6
+PERSISTENT_VOLUME_AUTOCORRELATION = 0.98
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -47,14 +66,30 @@ class Bars:
     one_price: np.ndarray
 
 
+def _persistent_state(shape: tuple[int, int], generator: np.random.Generator) -> np.ndarray:
+    """Stationary AR(1) log-volume states ``(days x n)``, mean-corrected: ``E[exp(x)] = 1``."""
+    phi, sd = PERSISTENT_VOLUME_AUTOCORRELATION, PERSISTENT_VOLUME_SD
+    out = generator.standard_normal(shape)
+    out[0] *= sd
+    innovation_sd = sd * np.sqrt(1.0 - phi * phi)
+    for row in range(1, shape[0]):
+        out[row] = phi * out[row - 1] + innovation_sd * out[row]
+    out -= 0.5 * sd * sd
+    return out
+
+
 def make_bars(
     config: ScenarioConfig,
     universe: Universe,
     days: np.ndarray,
     paths: MarketPaths,
+    market_amount: np.ndarray,
     generator: np.random.Generator,
 ) -> Bars:
-    """Build OHLCV consistent with ``paths`` (closes, limits, locks, suspensions)."""
+    """Build OHLCV consistent with ``paths`` (closes, limits, locks, suspensions).
+
+    ``market_amount`` holds the all-board amount target of each session, CNY (row 0 unused).
+    """
     shape = paths.close.shape
     pre, close = paths.pre_close, paths.close
     sigma = universe.idiosyncratic_vol[None, :]
@@ -82,33 +117,40 @@ def make_bars(
     low = np.where(one_price, close, low)
 
     # amount (CNY)
-    float_cap = paths.float_cap
-    elasticity = config.amount_cap_elasticity
-    base_float = np.nanmedian(float_cap[0]) if np.isfinite(float_cap[0]).any() else 1e9
-    scale = config.median_turnover * base_float ** (1.0 - elasticity)
-    smallness = np.clip(-universe.size_score / 2.0 + 0.5, 0.0, 1.0)
-    in_panic = ((days >= PANIC_START) & (days <= PANIC_END))[:, None]
-    panic = np.where(in_panic, 1.0 - 0.5 * smallness[None, :], 1.0)
-    noise = np.exp(0.3 * generator.standard_normal(shape) - 0.045)
+    float_cap = np.nan_to_num(paths.float_cap, nan=0.0)
+    # cross-section: elasticity e to the first traded float cap; time: e_time to its change
+    first_cap = float_cap[universe.list_row, np.arange(shape[1])]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cap_change = np.where(first_cap > 0, float_cap / first_cap, 0.0)
+    noise = 0.3 * generator.standard_normal(shape) - 0.045 + _persistent_state(shape, generator)
     amount = (
-        scale
-        * np.nan_to_num(float_cap, nan=0.0) ** elasticity
-        * np.exp(-0.3 * universe.illiquidity)[None, :]
+        first_cap[None, :] ** config.amount_cap_elasticity
+        * cap_change**config.amount_cap_change_elasticity
+        * np.exp(noise - 0.3 * universe.illiquidity[None, :])
         * (1.0 + 6.0 * np.abs(np.nan_to_num(ret)))
-        * panic
-        * noise
     )
+    del noise, cap_change
     low_fraction, high_fraction = config.locked_volume_fraction
-    locked = paths.locked_down | paths.locked_up
     locked_factor = generator.uniform(low_fraction, high_fraction, shape)
+    at_limit = paths.locked_down & ~one_price
     amount = np.where(
-        locked, amount * np.where(one_price, locked_factor / 3.0, locked_factor), amount
+        one_price, amount * locked_factor, np.where(at_limit, amount * LIMIT_CLOSE_VOLUME, amount)
     )
+    del at_limit
+    del locked_factor
     rows = np.arange(shape[0])[:, None]
     first_day = rows == universe.list_row[None, :]
     first_day &= universe.list_row[None, :] > 0
     first_turnover = generator.uniform(0.5, 0.8, shape)
-    amount = np.where(first_day, np.nan_to_num(float_cap) * first_turnover, amount)
+    listing_amount = np.where(first_day, np.nan_to_num(float_cap) * first_turnover, 0.0)
+    del first_turnover
+    amount = np.where(first_day | ~paths.trading | paths.suspended, 0.0, amount)
+    # the market regime: scale each session's amounts to the real all-board amount
+    with np.errstate(invalid="ignore", divide="ignore"):
+        regime = (market_amount - listing_amount.sum(axis=1)) / amount.sum(axis=1)
+    regime = np.where(np.isfinite(regime) & (regime > 0), regime, 0.0)
+    amount = amount * regime[:, None] + listing_amount
+    del listing_amount
 
     vwap = (open_ + high + low + close) / 4.0
     with np.errstate(invalid="ignore", divide="ignore"):

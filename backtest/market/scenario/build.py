@@ -9,13 +9,14 @@ import polars as pl
 
 from backtest.market.calendar import sessions
 from backtest.market.scenario.bars import Bars, make_bars
-from backtest.market.scenario.config import BASE_DATE, LAST_SESSION, SOURCE, ScenarioConfig
+from backtest.market.scenario.config import BASE_DATE, SOURCE, ScenarioConfig
 from backtest.market.scenario.futures import make_futures
 from backtest.market.scenario.simulate import INDEX_SLOTS, MarketPaths, simulate
 from backtest.market.scenario.targets import (
-    basis_target_paths,
+    basis_by_contract,
     index_target_paths,
     load_targets,
+    market_amount_path,
 )
 from backtest.market.scenario.universe import Universe, make_universe
 
@@ -67,9 +68,18 @@ def index_ohlc(paths: MarketPaths, bars: Bars) -> dict[str, np.ndarray]:
 def _bars_frame(
     days: np.ndarray, universe: Universe, paths: MarketPaths, bars: Bars
 ) -> pl.DataFrame:
+    """The ``bars`` rows, in (date, symbol) order by construction.
+
+    ``np.nonzero`` walks the ``(days x n)`` grid row by row and the universe's symbols are
+    sorted, so no sort (and no copy of the frame) is needed; dates and symbols are gathered from
+    short series instead of converting millions of numpy strings.
+    """
+    if not np.all(universe.symbols[:-1] < universe.symbols[1:]):
+        raise ValueError("the universe's symbols must be sorted and unique")
     trading = paths.trading.copy()
     trading[0] = False
     rows, cols = np.nonzero(trading)
+    del trading
 
     def pick(array: np.ndarray) -> np.ndarray:
         return array[rows, cols]
@@ -79,8 +89,8 @@ def _bars_frame(
 
     return pl.DataFrame(
         {
-            "date": pl.Series(days[rows]).cast(pl.Date),
-            "symbol": universe.symbols[cols],
+            "date": _date_series(days).gather(rows),
+            "symbol": pl.Series(universe.symbols, dtype=pl.String).gather(cols),
             "open": pick(bars.open),
             "high": pick(bars.high),
             "low": pick(bars.low),
@@ -96,7 +106,11 @@ def _bars_frame(
             "total_cap": pick(paths.total_cap),
             "is_st": universe.is_st[cols],
         }
-    ).sort("date", "symbol")
+    )
+
+
+def _date_series(days: np.ndarray) -> pl.Series:
+    return pl.Series("date", days.astype("datetime64[D]")).cast(pl.Date)
 
 
 def _index_frames(
@@ -116,21 +130,25 @@ def _index_frames(
             },
         }
     ).sort("date", "index_code")
-    parts = []
-    for code in INDEX_SLOTS:
-        rows, members, weight = paths.weights[code]
-        keep = rows > 0
-        parts.append(
-            pl.DataFrame(
-                {
-                    "date": pl.Series(days[rows[keep]]).cast(pl.Date),
-                    "index_code": np.full(int(keep.sum()), code),
-                    "symbol": universe.symbols[members[keep]],
-                    "weight": weight[keep],
-                }
-            )
-        )
-    return index_bars, pl.concat(parts).sort("date", "index_code", "symbol")
+    # index_weights sorted by (date, index_code, symbol) with integer keys: symbols are sorted,
+    # so a member's position orders it; codes by their rank among the sorted codes
+    code_rank = np.argsort(np.argsort(codes))
+    parts = [paths.weights[code] for code in INDEX_SLOTS]
+    rows = np.concatenate([r for r, _, _ in parts])
+    members = np.concatenate([m for _, m, _ in parts])
+    weight = np.concatenate([w for _, _, w in parts])
+    slot = np.concatenate([np.full(len(r), k) for k, (r, _, _) in enumerate(parts)])
+    order = np.lexsort((members, code_rank[slot], rows))
+    order = order[rows[order] > 0]
+    index_weights = pl.DataFrame(
+        {
+            "date": _date_series(days).gather(rows[order]),
+            "index_code": pl.Series(codes, dtype=pl.String).gather(slot[order]),
+            "symbol": pl.Series(universe.symbols, dtype=pl.String).gather(members[order]),
+            "weight": weight[order],
+        }
+    )
+    return index_bars, index_weights
 
 
 def generate(config: ScenarioConfig | None = None) -> dict[str, pl.DataFrame]:
@@ -143,14 +161,13 @@ def generate(config: ScenarioConfig | None = None) -> dict[str, pl.DataFrame]:
         np.random.Generator(np.random.PCG64(s))
         for s in np.random.SeedSequence(config.seed).spawn(6)
     ]
-    every_day = sessions(BASE_DATE, LAST_SESSION)
     days = sessions(BASE_DATE, config.end)
     targets = load_targets()
-    target_levels = index_target_paths(targets, every_day, streams[0])[: len(days)]
-    basis = basis_target_paths(targets, every_day, streams[1])[: len(days)]
+    target_levels = index_target_paths(targets, days)
+    basis = basis_by_contract(targets, days)
     universe = make_universe(config, days, streams[2])
     paths = simulate(config, universe, days, target_levels, streams[3])
-    bars = make_bars(config, universe, days, paths, streams[4])
+    bars = make_bars(config, universe, days, paths, market_amount_path(targets, days), streams[4])
     ohlc = index_ohlc(paths, bars)
     index_bars, index_weights = _index_frames(days, universe, paths, ohlc)
     return {
@@ -183,8 +200,9 @@ def build_scenario(
         with store.transaction():
             for table in TABLE_ORDER:
                 bar.set_postfix_str(f"writing {table}")
+                # pop: a written frame is freed before the next table is written (peak memory)
                 written[table] = store.write(
-                    table, frames[table], source=SOURCE, params=params, mode="replace"
+                    table, frames.pop(table), source=SOURCE, params=params, mode="replace"
                 )
                 bar.update()
     return written

@@ -41,11 +41,16 @@ class ScenarioConfig:
     idiosyncratic_vol
         Median daily idiosyncratic volatility of a stock (small caps more, large less).
     amount_cap_elasticity
-        Elasticity of daily amount (CNY) to float cap: turnover falls with size when < 1.
-    median_turnover
-        Median daily turnover (amount / float cap) on a quiet day.
+        Cross-sectional elasticity of daily amount (CNY) to float cap (on the stock's first
+        session): turnover falls with size when < 1.
+    amount_cap_change_elasticity
+        Elasticity of a stock's daily amount to the change of its own float cap since its first
+        session: share volume is sticky, so it is below ``amount_cap_elasticity``. The level of
+        the amounts is not a setting: each session's total is the real market amount.
     locked_volume_fraction
-        Volume of a limit-locked session as a fraction of normal, drawn uniformly in this range.
+        Volume of a one-price session (locked at the limit all day) as a fraction of normal,
+        drawn uniformly in this range; a stock that closes limit-down after trading through
+        the day trades ``bars.LIMIT_CLOSE_VOLUME`` (0.65) of an unlocked stock's volume.
     liquidity_premium_daily
         Daily return per unit of the illiquidity characteristic on normal days (2023's premium).
     liquidity_crash_loading
@@ -68,7 +73,7 @@ class ScenarioConfig:
     smallest_cap_cny: float = 3.0e8
     idiosyncratic_vol: float = 0.02
     amount_cap_elasticity: float = 0.7
-    median_turnover: float = 0.015
+    amount_cap_change_elasticity: float = 0.3
     locked_volume_fraction: tuple[float, float] = (0.05, 0.2)
     liquidity_premium_daily: float = 0.0004
     liquidity_crash_loading: float = 0.3
@@ -97,7 +102,7 @@ class ScenarioConfig:
             "suspension_rate": (self.suspension_rate, 0.0, 0.01),
             "idiosyncratic_vol": (self.idiosyncratic_vol, 0.001, 0.1),
             "amount_cap_elasticity": (self.amount_cap_elasticity, 0.1, 1.0),
-            "median_turnover": (self.median_turnover, 0.001, 0.5),
+            "amount_cap_change_elasticity": (self.amount_cap_change_elasticity, 0.0, 1.0),
             "liquidity_premium_daily": (self.liquidity_premium_daily, -0.01, 0.01),
             "liquidity_crash_loading": (self.liquidity_crash_loading, 0.0, 2.0),
             "carry_keep": (self.carry_keep, 0.0, 1.0),

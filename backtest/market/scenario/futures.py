@@ -10,10 +10,12 @@ Model
   data follow for IC and IM (IC2403/IM2403 through the crash window) and, within a few days of
   each roll, for IF and IH.
 - **Prices**: ``F = S (1 + b d / 365)`` with ``S`` the underlying index (IF: CSI 300, IH: SSE 50,
-  IC: CSI 500, IM: CSI 1000), ``d`` calendar days to expiry and ``b`` the annualised basis: the
-  calibration target for the main contract, ``0.85 b + N(0, 1 %)`` for the others. Prices are on
-  the 0.2-point tick; the final settlement equals the index close of the expiry day
-  (approximating CFFEX's two-hour average); otherwise settle = close.
+  IC: CSI 500, IM: CSI 1000), ``d`` calendar days to expiry and ``b`` the annualised basis of
+  that very contract on that day in the real CFFEX closes (``data/calibration/basis_daily.csv``):
+  every listed contract, main, next and the others, carries its real basis. Prices are on the
+  0.2-point tick, so with ``S`` on the real close ``F`` is the real close; the final settlement
+  equals the index close of the expiry day (approximating CFFEX's two-hour average); otherwise
+  settle = close. Open, high and low apply the close's basis to the index open, high and low.
 - **Open interest** per product (IF 220k, IH 90k, IC 250k, IM 200k contracts) split 50 % to the
   main contract and the rest to the others, the expiring month fading over its last five
   sessions; volume is 40 % of open interest, more on large index moves.
@@ -65,7 +67,7 @@ def _tick(value: np.ndarray | float) -> np.ndarray:
 def make_futures(
     days: np.ndarray,
     index_ohlc: dict[str, np.ndarray],
-    basis_targets: np.ndarray,
+    basis: dict[tuple[int, str], float],
     generator: np.random.Generator,
 ) -> pl.DataFrame:
     """Futures bars for rows 1.. of ``days``.
@@ -76,8 +78,9 @@ def make_futures(
         Sessions, row 0 the base date (no bars).
     index_ohlc
         ``open``, ``high``, ``low``, ``close``: ``(days x 6)`` levels in ``INDEX_SLOTS`` order.
-    basis_targets
-        ``(days x 4)`` annualised basis of the main contract (IF, IH, IC, IM), fractions.
+    basis
+        ``(row, contract) -> annualised basis`` (fraction a year) of every listed contract
+        before its expiry day (:func:`~backtest.market.scenario.targets.basis_by_contract`).
     """
     session_days = days.astype("datetime64[D]")
     records: dict[str, list] = {name: [] for name in FUTURES_BARS.names}
@@ -92,12 +95,10 @@ def make_futures(
         expiries = [np.datetime64(e, "D") for _, _, e in contracts]
         left = [int(np.searchsorted(calendar_days, e) - row) for e in expiries]
         main = main_contract(contracts, left)
-        for p, product in enumerate(_PRODUCTS):
+        for product in _PRODUCTS:
             slot = PRODUCT_UNDERLYING_SLOT[product]
             spot = {k: index_ohlc[k][row, slot] for k in ("open", "high", "low", "close")}
-            target = basis_targets[row, p]
             move = index_moves[row - 1, slot]
-            spread_noise = generator.standard_normal(len(contracts)) * 0.01
             size_noise = generator.uniform(0.9, 1.1, len(contracts))
             shares = np.full(len(contracts), 0.5 / (len(contracts) - 1))
             shares[main] = 0.5
@@ -105,7 +106,14 @@ def make_futures(
                 zip(contracts, left, strict=True)
             ):
                 days_to_expiry = (expiry - day).days
-                rate = target if c == main else 0.85 * target + spread_noise[c]
+                code = f"{product}{year % 100:02d}{month:02d}"
+                rate = basis.get((row, code))
+                if rate is None:
+                    if days_to_expiry > 0:
+                        raise ValueError(
+                            f"data/calibration/basis_daily.csv has no basis for {code} on {day}"
+                        )
+                    rate = 0.0
                 carry = 1.0 + rate * days_to_expiry / 365.0
                 prices = {k: float(_tick(v * carry)) for k, v in spot.items()}
                 if days_to_expiry == 0:
@@ -118,7 +126,7 @@ def make_futures(
                 open_interest = int(_OPEN_INTEREST[product] * weight * size_noise[c])
                 volume = int(open_interest * 0.4 * (1.0 + 30.0 * move) * size_noise[-1 - c])
                 records["date"].append(day)
-                records["contract"].append(f"{product}{year % 100:02d}{month:02d}")
+                records["contract"].append(code)
                 records["product"].append(product)
                 records["open"].append(prices["open"])
                 records["high"].append(top)

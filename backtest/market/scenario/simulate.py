@@ -8,11 +8,12 @@ Each session ``t`` (Python runs once per session; the work is numpy and a numba 
    ``l_t = premium + loading * min(s_t + 1 %, 0)`` the liquidity factor (illiquid names earn a
    premium on quiet days and fall more in a small-cap sell-off) and ``eps`` Student-t(5) noise
    scaled to unit variance.
-2. Members of each CSI bucket (membership and float-cap weights as of the previous close) get a
-   common shift solved by :func:`~backtest.market.scenario.returns.solve_shift_nb` so that the
-   index return on **limit-clipped** returns equals ``target_t / level_{t-1} - 1``: the
-   generated level tracks the target level and errors do not accumulate. Then the microcap
-   bucket: members already in a CSI bucket keep their return, the others share a shift.
+2. Buckets in the order SSE 50, CSI 300, 500, 1000, 2000, microcap (membership and float-cap
+   weights as of the previous close): the members not yet given a return share a shift solved
+   by :func:`~backtest.market.scenario.returns.solve_shift_nb` so that the index return on
+   **limit-clipped** returns equals ``target_t / level_{t-1} - 1``, members already given a
+   return (SSE 50 inside CSI 300, CSI members inside the microcap) keeping theirs. The targets
+   are the real daily closes, so the generated level tracks them and errors do not accumulate.
    Stocks in no index get a shift interpolated by size between the CSI 2000 and microcap
    shifts.
 3. The realised return is the desired one clipped to the price limits of the market rules
@@ -47,15 +48,16 @@ from backtest.rules.presets import CHINA_A_2023_2024
 
 __all__ = ["INDEX_SLOTS", "MarketPaths", "simulate"]
 
-#: Columns of ``MarketPaths.levels`` and keys of ``weights``: CSI 300, 500, 1000, 2000,
-#: microcap, SSE 50.
+#: Columns of ``MarketPaths.levels`` (and of the target levels) and keys of ``weights``:
+#: CSI 300, 500, 1000, 2000, microcap, SSE 50.
 INDEX_SLOTS: tuple[str, ...] = ("000300", "000905", "000852", "932000", "MICRO400", "000016")
-SSE50_BASE_LEVEL = 2635.47  # approximately SSE 50's close of 2022-12-30; not a target
 UNLIMITED_LOWER = -0.6
 UNLIMITED_UPPER = 3.0
 CARRY_BOUND = 0.3
 #: Sessions since listing given to stocks listed before the base date: past every unlimited spell.
 SEASONED_AGE = 1_000_000
+#: Order in which the buckets are solved: SSE 50 before CSI 300, which contains it.
+BUCKET_ORDER: tuple[int, ...] = (5, 0, 1, 2, 3, 4)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -63,7 +65,8 @@ class MarketPaths:
     """Dense ``(days x n)`` results of the day loop (row 0 = base date), NaN where not listed.
 
     ``weights[code]`` holds ``(rows, members, weight)`` arrays: the weights as of each close.
-    ``solve_status`` is ``(days x 5)`` with the kernel status of each bucket (row 0 unused).
+    ``solve_status`` is ``(days x 6)`` with the kernel status of each bucket in
+    :data:`INDEX_SLOTS` order (row 0 unused).
     """
 
     close: np.ndarray
@@ -110,6 +113,7 @@ def simulate(
     """Run the day loop over ``days`` (row 0 = base date) and return the paths.
 
     ``rules`` gives the price limits (by board, ST and listing age) of every session.
+    ``target_levels`` is ``(days x 6)`` in :data:`INDEX_SLOTS` order; row 0 sets the base levels.
     """
     day_count, n = len(days), len(universe.symbols)
     sizes = sizes or IndexSizes.scaled(n)
@@ -124,7 +128,7 @@ def simulate(
     unlimited_all = np.zeros(shape, dtype=bool)
     total_cap = np.full(shape, np.nan)
     levels = np.full((day_count, len(INDEX_SLOTS)), np.nan)
-    status = np.zeros((day_count, 5), dtype=np.int8)
+    status = np.zeros((day_count, len(INDEX_SLOTS)), dtype=np.int8)
     rows = np.arange(day_count)[:, None]
     trading = (rows >= universe.list_row) & (rows <= universe.delist_row)
     suspended = _suspensions(config, universe, day_count, generator)
@@ -132,15 +136,16 @@ def simulate(
     reviews = review_dates(days)
     seasoned = universe.list_row == 0
     log_targets = np.log(target_levels)
-    target_returns = np.vstack([np.zeros((1, 5)), np.expm1(np.diff(log_targets, axis=0))])
+    target_returns = np.vstack(
+        [np.zeros((1, len(INDEX_SLOTS))), np.expm1(np.diff(log_targets, axis=0))]
+    )
     market = target_returns[:, 0]
     size_spread = target_returns[:, 4] - target_returns[:, 0]
     liquidity = config.liquidity_premium_daily + config.liquidity_crash_loading * np.minimum(
         size_spread + 0.01, 0.0
     )
 
-    levels[0, :5] = target_levels[0]
-    levels[0, 5] = SSE50_BASE_LEVEL
+    levels[0] = target_levels[0]
     close[0] = np.where(seasoned, universe.price0, np.nan)
     total_cap[0] = universe.shares * close[0]
     tier = np.zeros(n, dtype=np.int8)
@@ -219,8 +224,8 @@ def simulate(
         upper = np.where(alive, upper, 0.0)
         shift = np.zeros(n)
         assigned = np.zeros(n, dtype=bool)
-        bucket_shift = np.zeros(5)
-        for k in range(5):
+        bucket_shift = np.zeros(len(INDEX_SLOTS))
+        for k in BUCKET_ORDER:
             weight = current[k]
             members = np.flatnonzero(weight > 0)
             target = target_levels[t, k] / levels[t - 1, k] - 1.0
