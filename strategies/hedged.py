@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from backtest.core.ids import FUTURES_PRODUCTS, FUTURES_UNDERLYING
 from backtest.engine.benchmark import Benchmark
-from backtest.engine.futures.account import FinancingConfig, FuturesConfig
+from backtest.engine.futures.config import FinancingConfig, FuturesConfig
 from backtest.engine.strategy import Context, Strategy
 from backtest.rules.cffex import FeeSchedule, MarginSchedule
 from backtest.rules.roll import RollRule

@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 
 from backtest.engine import Context, MarketData, Strategy
-from backtest.engine.futures.account import FinancingConfig, FuturesConfig
+from backtest.engine.futures.config import FinancingConfig, FuturesConfig
 from backtest.market.calendar import sessions
 from backtest.market.futures_panel import futures_panel
 from backtest.rules.cffex import contract_expiry, contract_name

@@ -13,7 +13,9 @@ from typing import Any
 import numpy as np
 
 from backtest.engine.book import Book
-from backtest.engine.futures.account import HEDGE_COLUMNS, ContractPlan, HedgeAccount
+from backtest.engine.futures.account import ContractPlan, FuturesAccount
+from backtest.engine.futures.config import HEDGE_COLUMNS, AccountView
+from backtest.engine.futures.financing import Financing
 from backtest.engine.ledger_nb import BacklogArrays, LedgerArrays
 from backtest.engine.orders import Backlog
 from backtest.engine.portfolio import Ledger
@@ -52,14 +54,13 @@ class BookState:
         )
         futures = book.strategy.futures_config()
         financing = book.strategy.financing_config()
-        self.hedge = (
-            None
-            if futures is None and financing is None
-            else HedgeAccount(market=market, plan=plan, futures=futures, financing=financing)
+        self.futures = (
+            None if futures is None else FuturesAccount(market=market, plan=plan, config=futures)
         )
-        self.recorder = Recorder(
-            days=days, n=n, extra_daily=HEDGE_COLUMNS if self.hedge is not None else ()
-        )
+        self.financing = None if financing is None else Financing(market=market, config=financing)
+        #: a book with futures or financing records their daily columns
+        self.hedged = self.futures is not None or self.financing is not None
+        self.recorder = Recorder(days=days, n=n, extra_daily=HEDGE_COLUMNS if self.hedged else ())
         self.context = Context(
             book=book.name,
             market=market,
@@ -68,7 +69,8 @@ class BookState:
             backlog=self.backlog,
             lot_size=lot_size,
             min_lot=min_lot,
-            hedge=self.hedge,
+            account=self.account_view if self.hedged else None,
+            trades_futures=self.futures is not None,
         )
         self.session_lines: dict[str, float] = dict.fromkeys(LINES, 0.0)
         self.previous_equity = cash
@@ -79,6 +81,38 @@ class BookState:
         #: this session's fill rows in the recorder's current buffers
         self.fill_rows = (0, 0)
         self.wants_fills = type(book.strategy).on_fill is not Strategy.on_fill
+
+    def account_view(self) -> AccountView:
+        """What the strategy sees of its futures and financing accounts."""
+        futures, financing = self.futures, self.financing
+        return AccountView(
+            futures_positions={} if futures is None else dict(futures.positions),
+            futures_targets={} if futures is None else dict(futures.targets),
+            margin_required=0.0 if futures is None else futures.margin_required,
+            futures_notional=0.0 if futures is None else futures.futures_notional,
+            margin_call=financing is not None and financing.in_call,
+        )
+
+    def in_call(self) -> bool:
+        """True while the book's broker has it in a margin call."""
+        return self.financing is not None and self.financing.in_call
+
+    def frozen(self) -> bool:
+        """True while a blocked-liquidation account is in a call (no orders at all)."""
+        return self.financing is not None and self.financing.frozen()
+
+    def hedge_lines(self) -> dict[str, float]:
+        """The session's daily futures and financing columns (:data:`HEDGE_COLUMNS`)."""
+        futures, financing = self.futures, self.financing
+        lines = dict.fromkeys(HEDGE_COLUMNS, 0.0)
+        if futures is not None:
+            lines.update(futures.lines)
+            lines["margin_required"] = futures.margin_required
+            lines["futures_notional"] = futures.futures_notional
+        if financing is not None:
+            lines["financing"] = financing.paid
+            lines["margin_call"] = 1.0 if financing.in_call else 0.0
+        return lines
 
 
 def as_books(books: Mapping[str, Strategy[Any]] | Sequence[Book]) -> list[Book]:
@@ -111,9 +145,9 @@ def take_requests(state: BookState) -> None:
 def take_futures_requests(state: BookState) -> None:
     """Apply a book's futures targets (product -> contracts) to its account."""
     requests = state.context._take_futures_requests()
-    if state.hedge is not None:
+    if state.futures is not None:
         for product, contracts in requests.items():
-            state.hedge.set_target(product, contracts)
+            state.futures.set_target(product, contracts)
 
 
 def trading(recorder: Recorder, rows: tuple[int, int], mark: np.ndarray) -> float:

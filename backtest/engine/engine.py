@@ -16,7 +16,7 @@ or the numba fill kernel):
    expiring contracts), the margin check of financed books; ``on_bar(ctx)``; its cancels and
    targets update the backlog, which executes from the next open; a book in a margin call
    has them replaced by forced de-leveraging orders (or cancelled, when liquidation is
-   blocked). See :mod:`backtest.engine.futures.account`.
+   blocked). See :mod:`backtest.engine.futures`.
 4. ``SETTLE``: the session's rows go into the book's preallocated :class:`Recorder`.
 
 A strategy that raises stops the run with a :class:`StrategyError` naming the book, the session
@@ -198,26 +198,32 @@ class _Run:
                 state.backlog.scale(ratio)
             ledger.unlock()
             state.session_lines = dict.fromkeys(LINES, 0.0)
-            if state.hedge is not None:
-                ledger.post(Line.FINANCING, -state.hedge.pre_open(t, ledger.cash))
+            futures, financing = state.futures, state.financing
+            if futures is not None:
+                futures.begin_session()
+            if financing is not None:
+                margin = 0.0 if futures is None else futures.margin_required
+                ledger.post(Line.FINANCING, -financing.accrue(t, ledger.cash, margin))
 
     def open(self, t: int) -> None:
         """Every book's backlog through the Exchange in one call; book the fills; ``on_fill``."""
         features = self.features
         trading: list[tuple[BookState, np.ndarray, float]] = []
         for state in self.states:
-            ledger, hedge = state.ledger, state.hedge
-            frozen = hedge is not None and hedge.frozen()
-            if hedge is not None:
+            ledger = state.ledger
+            frozen = state.frozen()
+            if state.futures is not None:
                 # a frozen account still rolls its hedge: its targets are the contracts it holds
-                ledger.post(Line.FUTURES_FEES, -hedge.open(t))
+                ledger.post(Line.FUTURES_FEES, -state.futures.open(t))
             orders = state.backlog.orders(ledger.positions)
             if frozen or not orders.any():
                 continue
             cash_available = max(ledger.cash, 0.0)
-            if hedge is not None:
+            if state.financing is not None:
                 previous_mark = features.mark[t - 1] if t > 0 else features.mark[0]
-                cash_available = hedge.buying_power(ledger.cash, ledger.equity(previous_mark))
+                cash_available = state.financing.buying_power(
+                    ledger.cash, ledger.equity(previous_mark)
+                )
             trading.append((state, orders, cash_available))
         if not trading:
             return
@@ -270,10 +276,10 @@ class _Run:
         """
         mark = self.features.mark[t]
         for state in self.states:
-            hedge = state.hedge
-            if hedge is not None:
-                margin = hedge.settle(t)
-                carry, roll = hedge.lines["basis_carry"], hedge.lines["roll"]
+            futures, financing = state.futures, state.financing
+            if futures is not None:
+                margin = futures.settle(t)
+                carry, roll = futures.lines["basis_carry"], futures.lines["roll"]
                 state.ledger.post_split(
                     margin,
                     {
@@ -282,26 +288,28 @@ class _Run:
                         Line.ROLL: roll,
                     },
                 )
+            if financing is not None:
                 holdings = state.ledger.holdings_value(mark)
-                hedge.margin_check(state.ledger.cash + holdings, holdings)
+                financing.margin_check(state.ledger.cash + holdings, holdings)
             state.context._move(t, t + 1)
             self.call(state, "on_bar", t)
             take_requests(state)
             take_futures_requests(state)
-            if hedge is not None and hedge.in_call:
+            if state.in_call():
                 self.margin_call(state, mark)
 
     def margin_call(self, state: BookState, mark: np.ndarray) -> None:
         """Replace a called book's orders: frozen (cancel all) or scaled to target leverage."""
-        hedge, ledger = state.hedge, state.ledger
-        assert hedge is not None and hedge.financing is not None
+        financing, futures, ledger = state.financing, state.futures, state.ledger
+        assert financing is not None
         positions = ledger.positions
-        if hedge.financing.block_liquidation:
+        if financing.financing.block_liquidation:
             state.backlog.cancel(np.ones(self.n, dtype=bool))
-            hedge.hold_futures()
+            if futures is not None:
+                futures.hold_futures()
             return
         holdings = ledger.holdings_value(mark)
-        scale = hedge.deleverage_scale(ledger.cash + holdings, holdings)
+        scale = financing.deleverage_scale(ledger.cash + holdings, holdings)
         lots = self.lot_size
         sell = np.minimum(np.ceil(positions * (1.0 - scale) / lots) * lots, positions)
         target = (positions - sell).astype(np.int64)
@@ -311,8 +319,9 @@ class _Run:
             TargetOrder(session_index=t_of(state), target_shares=target, is_set=held),
             positions,
         )
-        hedge.hold_futures()
-        hedge.scale_targets(scale)
+        if futures is not None:
+            futures.hold_futures()
+            futures.scale_targets(scale)
 
     def settle(self, t: int) -> None:
         """Record the session's rows of every book (preallocated arrays)."""
@@ -341,8 +350,8 @@ class _Run:
             daily["gross_exposure"][t] = holdings / equity if equity > 0 else np.nan
             for kind, value in lines.items():
                 daily[kind][t] = value
-            if state.hedge is not None:
-                for kind, value in state.hedge.record().items():
+            if state.hedged:
+                for kind, value in state.hedge_lines().items():
                     daily[kind][t] = value
             traded = lines["buy_notional"] + lines["sell_notional"]
             previous = state.previous_equity

@@ -16,7 +16,8 @@ where the impact is already inside ``fill_price`` (``|fill_price - reference| * 
 price P&L is measured from the reference (open or VWAP) for traded shares.
 
 Futures and broker financing live in a book's
-:class:`~backtest.engine.futures.account.HedgeAccount`: the futures' daily variation margin, their
+:class:`~backtest.engine.futures.account.FuturesAccount` and
+:class:`~backtest.engine.futures.financing.Financing`: the futures' daily variation margin, their
 fees and the financing interest are paid into and out of this ledger's ``cash`` (so ``equity = cash
 + holdings_value`` still holds; the margin requirement is tracked there, not moved out of cash).
 """

@@ -10,7 +10,7 @@ Frames of a :class:`Result` (all sorted by date, then symbol):
     date, equity, cash, holdings_value, gross_exposure (holdings / equity), impact, commission,
     stamp_duty, transfer_fee (CNY, that session), buy_notional, sell_notional,
     turnover ((buys + sells) / 2 / previous equity), then, only for books with futures or
-    financing (:mod:`backtest.engine.futures.account`): futures_pnl, basis_carry, roll,
+    financing (:mod:`backtest.engine.futures`): futures_pnl, basis_carry, roll,
     futures_fees, financing, margin_required, futures_notional, margin_call; then n_positions,
     backlog_orders.
 ``positions``
@@ -43,7 +43,7 @@ import polars as pl
 from backtest.core.lines import LINES
 from backtest.core.returns import max_drawdown, returns_from_equity
 from backtest.engine.benchmark import Benchmark
-from backtest.engine.futures.account import HEDGE_COLUMNS
+from backtest.engine.futures.config import HEDGE_COLUMNS
 from backtest.execution.fills import FillStatus
 
 STATUS_NAMES: tuple[str, ...] = tuple(s.name for s in sorted(FillStatus, key=int))

@@ -23,18 +23,17 @@ engine queues for the next open; a strategy never touches engine state.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import numpy as np
 
 from backtest.core.ids import FUTURES_UNDERLYING
 from backtest.engine.benchmark import Benchmark
-from backtest.engine.futures.account import (
+from backtest.engine.futures.config import (
     AccountView,
     FinancingConfig,
     FuturesConfig,
-    HedgeAccount,
     check_product,
 )
 from backtest.engine.ledger_nb import (
@@ -113,11 +112,11 @@ class Strategy(Generic[P]):
         """Run once after the last session."""
 
     def futures_config(self) -> FuturesConfig | None:
-        """Return a :class:`~backtest.engine.futures.account.FuturesConfig` to trade futures."""
+        """Return a :class:`~backtest.engine.futures.config.FuturesConfig` to trade futures."""
         return None
 
     def financing_config(self) -> FinancingConfig | None:
-        """Return a :class:`~backtest.engine.futures.account.FinancingConfig` (broker loans)."""
+        """Return a :class:`~backtest.engine.futures.config.FinancingConfig` (broker loans)."""
         return None
 
     def benchmark(self) -> Benchmark | None:
@@ -144,10 +143,12 @@ class Context:
         backlog: Backlog,
         lot_size: np.ndarray,
         min_lot: np.ndarray,
-        hedge: HedgeAccount | None = None,
+        account: Callable[[], AccountView] | None = None,
+        trades_futures: bool = False,
     ) -> None:
         self.book = book
-        self._hedge = hedge
+        self._account = account
+        self._trades_futures = trades_futures
         self._pending_futures: dict[str, int] = {}
         self._market = market
         self._features = features
@@ -292,12 +293,12 @@ class Context:
     @property
     def account(self) -> AccountView:
         """The book's futures and financing account (positions, targets, margin, call flag)."""
-        if self._hedge is None:
+        if self._account is None:
             raise ValueError(
                 f"book {self.book!r} has no futures or financing account; return a config from "
                 "the strategy's futures_config() or financing_config()"
             )
-        return self._hedge.view()
+        return self._account()
 
     def order_futures_target(self, product: str, contracts: int) -> None:
         """Hold ``contracts`` (signed: short < 0) of ``product`` from the next open.
@@ -307,7 +308,7 @@ class Context:
         """
 
         check_product(product)
-        if self._hedge is None or self._hedge.futures is None:
+        if not self._trades_futures:
             raise ValueError(
                 f"book {self.book!r} has no futures account: return a FuturesConfig from the "
                 "strategy's futures_config() to trade futures"

@@ -1,29 +1,26 @@
-"""A book's futures account and broker financing: hedges, rolls, margin, financing, margin calls.
+"""A book's futures account: hedges, rolls, daily settlement and margin; the hedge's daily lines.
 
-A book whose strategy returns a :class:`FuturesConfig` (``Strategy.futures_config``) or a
-:class:`FinancingConfig` (``Strategy.financing_config``) gets a :class:`HedgeAccount` next to its
-stock ledger. Python runs here once per session per book, over the few contracts it holds.
+A book whose strategy returns a :class:`~backtest.engine.futures.config.FuturesConfig`
+(``Strategy.futures_config``) gets a :class:`FuturesAccount` next to its stock ledger (broker
+financing is :mod:`backtest.engine.futures.financing`). Python runs here once per session per
+book, over the few contracts it holds. It changes cash only through the ledger's entries.
 
 Session by session (engine phases):
 
-- ``PRE_OPEN``: financing accrues on the borrowed cash of the previous close,
-  ``financing = borrowed * rate * calendar_days / 365`` with
-  ``borrowed = max(margin_required - cash, 0)`` (cash below what the futures margin needs is
-  lent by the broker; with no futures that is simply negative cash); it is paid from cash.
 - ``OPEN``: after the stock fills, futures orders ``target - held`` fill at the contract's open
   (:func:`backtest.engine.futures.fills.fill_futures_orders`: slippage in ticks, CFFEX fees). A
-  hedge target is per product and held in the contract the book's :class:`RollRule` names for that
-  session (:func:`backtest.rules.roll.roll_schedule`; ``target="main"`` reads the futures panel's
-  open interest of the previous session), so on a roll session the old contract is bought back and
-  the new one sold at the same open.
+  hedge target is per product and held in the contract the book's :class:`RollRule` names for
+  that session (:func:`backtest.rules.roll.roll_schedule`; ``target="main"`` reads the futures
+  panel's open interest of the previous session), so on a roll session the old contract is
+  bought back and the new one sold at the same open.
 - ``SETTLE``: every contract held or traded is marked to its settlement price
   (:func:`backtest.engine.futures.settlement.settle_session`); the variation margin goes
   through cash, an expiring contract is closed at its final settlement price; the margin
   requirement is kept.
-- ``CLOSE`` (before ``on_bar``): with financing, the margin check: a book whose collateral
-  ratio ``equity / stock holdings`` is below ``maintenance_ratio`` is in a margin call.
 
-Daily lines (CNY, that session; gains positive, costs positive):
+Daily lines (CNY, that session; gains positive, fees positive), the one definition of the
+hedge's split, booked as ledger entries (``FUTURES_INDEX``, ``BASIS_CARRY``, ``ROLL``,
+``FUTURES_FEES``, :mod:`backtest.core.lines`):
 
 - ``futures_pnl``: the variation margin, ``sum_c q_c m (P_t - P_{t-1})`` plus today's trades
   from their fill price to the settle;
@@ -33,138 +30,31 @@ Daily lines (CNY, that session; gains positive, costs positive):
   ``roll = - sum_{roll legs} q m (p_fill - S^open_t)`` (the basis given up between the closed
   and the opened contract, slippage included) and ``basis_carry`` the rest: the change of the
   held basis (a short earns while the discount widens and pays as it converges);
-- ``futures_fees``: exchange fees (:class:`~backtest.rules.cffex.FeeSchedule`);
-- ``financing``: interest paid to the broker;
-- ``margin_required`` (CNY), ``futures_notional`` (signed, ``sum q m P_settle``) and
-  ``margin_call`` (1.0 on call sessions, else 0.0).
+- ``futures_fees``: exchange fees (:class:`~backtest.rules.cffex.FeeSchedule`).
 
-Accounting identity (tested): ``equity = cash + stock holdings``; the futures' value lives in
-cash through the daily variation margin, so
-``equity_t - equity_{t-1} = stock P&L - stock costs + futures_pnl - futures_fees - financing``.
+Accounting identity (tested through the entries): ``equity = cash + stock holdings``; the
+futures' value lives in cash through the daily variation margin.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from backtest.core.ids import FUTURES_PRODUCTS, FUTURES_UNDERLYING
+from backtest.core.ids import FUTURES_UNDERLYING
+from backtest.engine.futures.config import FuturesConfig, check_product
 from backtest.engine.futures.fills import fill_futures_orders
 from backtest.engine.futures.settlement import settle_session
 from backtest.market import calendar
 from backtest.market.panel import MarketData
-from backtest.rules.cffex import FeeSchedule, MarginSchedule, parse_contract
+from backtest.rules.cffex import parse_contract
 from backtest.rules.roll import RollRule, roll_schedule
 
-#: Daily columns a hedged or financed book adds to ``Result.daily``.
-HEDGE_COLUMNS: tuple[str, ...] = (
-    "futures_pnl",
-    "basis_carry",
-    "roll",
-    "futures_fees",
-    "financing",
-    "margin_required",
-    "futures_notional",
-    "margin_call",
-)
-_DAYS_PER_YEAR = 365.0
+__all__ = ["FUTURES_LINES", "ContractPlan", "FuturesAccount"]
 
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class FuturesConfig:
-    """How a book trades index futures.
-
-    Parameters
-    ----------
-    roll_rule
-        Contract held and when to roll (default: next quarterly, 5 sessions before expiry).
-    margin
-        Dated exchange margin rates plus a broker add-on.
-    fees
-        Dated exchange fees plus a broker add-on.
-    slippage_ticks
-        Ticks paid against the open on every futures fill, in 0..10.
-    """
-
-    roll_rule: RollRule = field(default_factory=RollRule)
-    margin: MarginSchedule = field(default_factory=MarginSchedule)
-    fees: FeeSchedule = field(default_factory=FeeSchedule)
-    slippage_ticks: int = 1
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.slippage_ticks <= 10:
-            raise ValueError(f"slippage_ticks must be in 0..10 ticks, got {self.slippage_ticks}")
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class FinancingConfig:
-    """Broker financing of a leveraged (DMA-style) book and its margin call.
-
-    Parameters
-    ----------
-    max_gross_leverage
-        Largest long stock exposure as a multiple of the client's equity, in [1, 10] (4x is
-        a client margin of 25 %). Buying power at an open is
-        ``cash + (max_gross_leverage - 1) * equity``.
-    financing_rate
-        Annual rate on borrowed cash, in [0, 0.3] (365-day basis, accrued per calendar day).
-    maintenance_ratio
-        Collateral ratio ``equity / stock holdings`` below which the broker calls, in
-        (0, 1); it must be below ``1 / max_gross_leverage`` (the initial margin).
-    target_leverage
-        Leverage the forced de-leveraging aims at, in [0, max_gross_leverage]: holdings and
-        the hedge are scaled by ``min(1, target_leverage * equity / holdings)``.
-    block_liquidation
-        True: the broker freezes the account during a call ("cannot sell"): no orders at all
-        while the collateral ratio stays below maintenance.
-    """
-
-    max_gross_leverage: float = 4.0
-    financing_rate: float = 0.055
-    maintenance_ratio: float = 0.18
-    target_leverage: float = 3.0
-    block_liquidation: bool = False
-
-    def __post_init__(self) -> None:
-        if not 1.0 <= self.max_gross_leverage <= 10.0:
-            raise ValueError(
-                f"max_gross_leverage must be in [1, 10] (multiple of equity), got "
-                f"{self.max_gross_leverage}"
-            )
-        if not 0.0 <= self.financing_rate <= 0.3:
-            raise ValueError(
-                f"financing_rate must be in [0, 0.3] a year, got {self.financing_rate}"
-            )
-        initial = 1.0 / self.max_gross_leverage
-        if not 0.0 < self.maintenance_ratio < 1.0 or self.maintenance_ratio > initial:
-            raise ValueError(
-                f"maintenance_ratio must be in (0, 1 / max_gross_leverage = {initial:.4f}], "
-                f"got {self.maintenance_ratio}"
-            )
-        if not 0.0 <= self.target_leverage <= self.max_gross_leverage:
-            raise ValueError(
-                f"target_leverage must be in [0, max_gross_leverage = {self.max_gross_leverage}]"
-                f", got {self.target_leverage}"
-            )
-
-
-@dataclass(frozen=True, slots=True)
-class AccountView:
-    """What a strategy sees of its futures and financing account (a snapshot)."""
-
-    futures_positions: dict[str, int]
-    futures_targets: dict[str, int]
-    margin_required: float
-    futures_notional: float
-    margin_call: bool
-
-
-def check_product(product: str) -> None:
-    """Raise a ValueError naming the allowed products."""
-    if product not in FUTURES_PRODUCTS:
-        raise ValueError(f"futures product must be one of {FUTURES_PRODUCTS}, got {product!r}")
+#: The session lines a futures account books (CNY; fees positive, as costs).
+FUTURES_LINES: tuple[str, ...] = ("futures_pnl", "basis_carry", "roll", "futures_fees")
 
 
 class ContractPlan:
@@ -205,76 +95,43 @@ class ContractPlan:
         return self._plans[key]
 
 
-class HedgeAccount:
-    """Futures positions, hedge targets, margin and financing of one book (engine-owned)."""
+class FuturesAccount:
+    """Futures positions, hedge targets and margin of one book (engine-owned).
 
-    def __init__(
-        self,
-        *,
-        market: MarketData,
-        plan: ContractPlan,
-        futures: FuturesConfig | None,
-        financing: FinancingConfig | None,
-    ) -> None:
+    It changes only by its fills at the open (:meth:`open`) and its settlement at the close
+    (:meth:`settle`); ``lines`` holds the session's ``futures_pnl``, ``basis_carry``, ``roll``
+    and ``futures_fees`` (the one definition of the hedge's daily split, module docs).
+    """
+
+    def __init__(self, *, market: MarketData, plan: ContractPlan, config: FuturesConfig) -> None:
         self.market = market
         self.plan = plan
-        self.futures = futures
-        self.financing = financing
+        self.futures = config
         self.positions: dict[str, int] = {}
         self.targets: dict[str, int] = {}
         self.margin_required = 0.0
         self.futures_notional = 0.0
-        self.in_call = False
-        self.lines = dict.fromkeys(HEDGE_COLUMNS, 0.0)
+        self.lines = dict.fromkeys(FUTURES_LINES, 0.0)
         self._traded: dict[str, int] = {}
         self._trade_price: dict[str, float] = {}
         self._roll_value = 0.0
         self._index_traded = 0.0
 
-    # ------------------------------------------------------------------ views
-    def view(self) -> AccountView:
-        return AccountView(
-            futures_positions=dict(self.positions),
-            futures_targets=dict(self.targets),
-            margin_required=self.margin_required,
-            futures_notional=self.futures_notional,
-            margin_call=self.in_call,
-        )
-
     def set_target(self, product: str, contracts: int) -> None:
-        if self.futures is None:
-            raise ValueError(
-                "this book has no futures account: return a FuturesConfig from the "
-                "strategy's futures_config() to trade futures"
-            )
+        """Hold ``contracts`` of ``product`` (0 drops the target)."""
         check_product(product)
         if contracts == 0:
             self.targets.pop(product, None)
         else:
             self.targets[product] = int(contracts)
 
-    def buying_power(self, cash: float, equity: float) -> float:
-        """Cash the stock fill kernel may spend: with financing, the broker's credit line."""
-        if self.financing is None:
-            return max(cash, 0.0)
-        credit = (self.financing.max_gross_leverage - 1.0) * max(equity, 0.0)
-        return max(cash + credit, 0.0)
-
     # ------------------------------------------------------------------ phases
-    def pre_open(self, t: int, cash: float) -> float:
-        """Reset the lines; return the financing paid for the night before session ``t``."""
-        self.lines = dict.fromkeys(HEDGE_COLUMNS, 0.0)
+    def begin_session(self) -> None:
+        """Reset the session's lines and trades (before the open)."""
+        self.lines = dict.fromkeys(FUTURES_LINES, 0.0)
         self._traded, self._trade_price = {}, {}
         self._roll_value = 0.0
         self._index_traded = 0.0
-        if self.financing is None or t == 0:
-            return 0.0
-        dates = self.market.dates
-        days = float((dates[t] - dates[t - 1]).astype(np.int64))
-        borrowed = max(self.margin_required - cash, 0.0)
-        paid = borrowed * self.financing.financing_rate * days / _DAYS_PER_YEAR
-        self.lines["financing"] = paid
-        return paid
 
     def _index(self, product: str) -> tuple[np.ndarray, np.ndarray | None]:
         code = FUTURES_UNDERLYING[product]
@@ -288,8 +145,6 @@ class HedgeAccount:
 
     def open(self, t: int) -> float:
         """Fill the futures orders at the open; return the cash paid in fees."""
-        if self.futures is None:
-            return 0.0
         panel = self.market.futures
         if panel is None:
             if not self.targets and not self.positions:
@@ -344,7 +199,6 @@ class HedgeAccount:
             self.margin_required = 0.0
             self.futures_notional = 0.0
             return 0.0
-        assert self.futures is not None
         columns = panel.columns(list(names))
         settle = panel["settle"][t, columns]
         previous = panel["settle"][t - 1, columns] if t > 0 else np.full(len(names), np.nan)
@@ -383,24 +237,6 @@ class HedgeAccount:
         self.lines["basis_carry"] = variation - index_pnl - self._roll_value
         return variation
 
-    def margin_check(self, equity: float, holdings: float) -> bool:
-        """True when the book is in a margin call at this close (collateral below maintenance)."""
-        if self.financing is None:
-            return False
-        self.in_call = holdings > 0 and equity < self.financing.maintenance_ratio * holdings
-        return self.in_call
-
-    def deleverage_scale(self, equity: float, holdings: float) -> float:
-        """Factor the forced orders scale holdings and hedge by (0 when equity is gone)."""
-        assert self.financing is not None
-        if equity <= 0 or holdings <= 0:
-            return 0.0
-        return min(1.0, self.financing.target_leverage * equity / holdings)
-
-    def frozen(self) -> bool:
-        """True while a blocked-liquidation account is in a call (no orders at all)."""
-        return self.in_call and self.financing is not None and self.financing.block_liquidation
-
     def hold_futures(self) -> None:
         """Set the hedge targets to the contracts held now, per product."""
         held: dict[str, int] = {}
@@ -414,10 +250,3 @@ class HedgeAccount:
         self.targets = {
             p: math.trunc(q * scale) for p, q in self.targets.items() if math.trunc(q * scale) != 0
         }
-
-    def record(self) -> dict[str, float]:
-        """The session's daily lines (see the module docs)."""
-        self.lines["margin_required"] = self.margin_required
-        self.lines["futures_notional"] = self.futures_notional
-        self.lines["margin_call"] = 1.0 if self.in_call else 0.0
-        return self.lines
