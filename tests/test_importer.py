@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backtest.market.data_cli import register_fetch, register_import
+from backtest.apps.data import register_fetch, register_import
 from backtest.market.derive import add_limit_prices, fill_suspended_sessions
 from backtest.market.importer import (
     PRESETS,

@@ -190,7 +190,7 @@ def format_table(table: pl.DataFrame) -> str:
 
 def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``backtest replay``."""
-    from backtest.cli_options import add_store_argument
+    from backtest.apps.options import add_store_argument
 
     add_store_argument(parser)
     parser.add_argument("--start", default=None, help="first session (default: the store's)")

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from backtest.cli_options import DEFAULT_STORE, add_store_argument
+from backtest.apps.options import DEFAULT_STORE, add_store_argument
 
 __all__ = ["DEFAULT_STORE", "add_store_argument", "build_parser", "main"]
 
@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_store_argument(info)
     info.set_defaults(handler=_cmd_data_info)
 
-    from backtest.market.data_cli import register_fetch, register_import
+    from backtest.apps.data import register_fetch, register_import
 
     register_fetch(data_commands)
     register_import(data_commands)
@@ -116,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_report_arguments(report)
     report.set_defaults(handler=_cmd_report)
 
-    from backtest.replay import add_replay_arguments, replay_main
+    from backtest.apps.replay import add_replay_arguments, replay_main
 
     replay = commands.add_parser(
         "replay", help="run the six books over 2023-2024 and print the crash table"

@@ -8,7 +8,7 @@ repository root. A missing or empty store is filled with the calibrated 2023-202
 read-only, so that several processes (a test session and a notebook kernel) may read it at once:
 DuckDB lets many processes open a file read-only, but only one process open it read-write.
 
->>> (repository_root() / "backtest" / "notebook_support.py").is_file()
+>>> (repository_root() / "backtest" / "apps" / "notebook.py").is_file()
 True
 """
 
@@ -39,7 +39,7 @@ STORE_VARIABLE = "BACKTEST_STORE"
 
 def repository_root() -> Path:
     """Return the folder that holds the ``backtest`` package (the repository in a checkout)."""
-    return Path(__file__).resolve().parents[1]
+    return Path(__file__).resolve().parents[2]
 
 
 def store_path() -> Path:

@@ -18,7 +18,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from backtest.cli_options import add_store_argument
+from backtest.apps.options import add_store_argument
 
 __all__ = ["register_fetch", "register_import"]
 
