@@ -15,8 +15,8 @@ import duckdb
 import pytest
 from engine_fixtures import Momentum, MomentumParams, RandomParams, RandomTargets, synthetic_market
 
-from backtest.analytics.report import report_main
 from backtest.apps.replay import save_run
+from backtest.apps.report import report_main
 from backtest.engine import Benchmark, Book, Engine, EngineConfig, Result
 from backtest.market.scenario import ScenarioConfig
 from backtest.market.scenario.store_file import build_scenario_file

@@ -1,5 +1,7 @@
-"""Command-line handlers for ``backtest data fetch`` and ``backtest data import``.
+"""``backtest data``: build, inspect, fetch and import the market store (the handlers).
 
+    backtest data build [--store PATH] [--seed N] [--n-stocks N] [--force]
+    backtest data info  [--store PATH]
     backtest data fetch --source akshare --start 2023-01-01 --end 2024-12-31 --universe all
     backtest data fetch --source akshare --start 2024-02-01 --end 2024-02-08 --symbols 600000,000001
     backtest data import daily.csv --preset tushare_daily
@@ -7,104 +9,71 @@
     backtest data import bars.parquet --map volume_lots=volume --volume-unit lots --prices forward
     backtest data import daily.csv --preset tushare_daily --mode upsert --encoding gb18030
 
-``backtest.cli`` wires these in with :func:`register_fetch` and :func:`register_import`. A fetch
-exits 0 when every request succeeded and 1 when some failed (they are listed; rerun to retry).
+The arguments are declared with every other command's in :mod:`backtest.apps.cli`; each
+function here takes the parsed arguments and returns the exit code. A fetch exits 0 when every
+request succeeded and 1 when some failed (they are listed; rerun to retry).
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-from pathlib import Path
+import dataclasses
+import sys
 from typing import Any
 
-from backtest.apps.options import add_store_argument
+import polars as pl
 
-__all__ = ["register_fetch", "register_import"]
+from backtest.market.akshare_fetch import FetchConfig, fetch_akshare, methods_needed
+from backtest.market.akshare_retry import RetryPolicy, SourceUnreachable
+from backtest.market.akshare_source import AkshareClient, LiveAkshareClient, RecordedAkshareClient
+from backtest.market.importer import PRESETS, ImportSpec, prepare_file, write_prepared
+from backtest.market.scenario import ScenarioConfig
+from backtest.market.scenario.store_file import build_scenario_file
+from backtest.market.store import Store
 
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date in YYYY-MM-DD form") from None
-
-
-def _mapping(text: str) -> tuple[str, str]:
-    source, sep, target = text.partition("=")
-    if not sep or not source or not target:
-        raise argparse.ArgumentTypeError(
-            f"--map takes source_column=store_column (e.g. trade_date=date), not {text!r}"
-        )
-    return source.strip(), target.strip()
+__all__ = ["build_main", "fetch_main", "import_main", "info_main"]
 
 
-def register_fetch(subparsers: Any) -> argparse.ArgumentParser:
-    """Add ``fetch`` to the ``data`` subcommands; return its parser."""
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "fetch", help="fetch real data from akshare into the store (resumable; needs internet)"
+def build_main(args: argparse.Namespace) -> int:
+    """Run ``backtest data build``: the calibrated scenario into the store, atomically."""
+    config = ScenarioConfig(seed=args.seed, n_stocks=args.n_stocks)
+    rows = build_scenario_file(
+        args.store,
+        config,
+        force=args.force,
+        discard_saved_results=args.discard_saved_results,
+        progress=not args.quiet,
     )
-    add_store_argument(parser)
-    parser.add_argument("--source", choices=["akshare"], default="akshare")
-    parser.add_argument("--start", type=_date, required=True, help="first date, YYYY-MM-DD")
-    parser.add_argument("--end", type=_date, required=True, help="last date, YYYY-MM-DD")
-    parser.add_argument(
-        "--universe",
-        choices=["csi500", "csi1000", "csi2000", "microcap", "all"],
-        default="all",
-        help="stocks to fetch (default: all A-shares)",
+    print(
+        f"wrote scenario ashare-2023-2024 (seed {config.seed}, {config.n_stocks} stocks) "
+        f"to {args.store}"
     )
-    parser.add_argument(
-        "--symbols", default=None, help="comma-separated codes to fetch instead of a universe"
-    )
-    parser.add_argument(
-        "--rate-limit", type=float, default=0.3, help="seconds between requests (default 0.3)"
-    )
-    parser.add_argument(
-        "--max-attempts",
-        type=int,
-        default=4,
-        help="attempts per request on network errors (default 4)",
-    )
-    parser.add_argument("--timeout", type=float, default=15.0, help="request timeout, seconds")
-    parser.add_argument(
-        "--give-up-after",
-        type=int,
-        default=3,
-        metavar="N",
-        help="stop when N requests in a row fail on the network (default 3; rerun to resume)",
-    )
-    parser.add_argument(
-        "--no-probe",
-        action="store_true",
-        help="skip the few-second check that akshare's hosts answer before fetching",
-    )
-    parser.add_argument("--no-indices", action="store_true", help="skip index bars")
-    parser.add_argument("--no-futures", action="store_true", help="skip CFFEX futures")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.add_argument(
-        "--replay",
-        type=Path,
-        default=None,
-        metavar="FOLDER",
-        help="serve akshare frames recorded as Parquet in FOLDER instead of the network",
-    )
-    parser.set_defaults(handler=_cmd_fetch)
-    return parser
+    for table, count in rows.items():
+        print(f"  {table:<14} {count:>10,} rows")
+    return 0
 
 
-def _cmd_fetch(args: argparse.Namespace) -> int:
-    import sys
+def info_main(args: argparse.Namespace) -> int:
+    """Run ``backtest data info``: what the store holds, its date ranges and provenance."""
+    if not args.store.exists():
+        print(f"no store at {args.store}; build one with `backtest data build`.", file=sys.stderr)
+        return 2
+    with Store(args.store, read_only=True) as store:
+        with pl.Config(tbl_rows=50, tbl_cols=10, fmt_str_lengths=60, tbl_hide_dataframe_shape=True):
+            print(f"store: {args.store}")
+            print(store.info())
+            print("provenance (newest first):")
+            provenance = store.provenance()
+            print(provenance.select("table_name", "source", "rows", "fetched_at"))
+            for source, params in (
+                provenance.select("source", "params").unique(maintain_order=True).iter_rows()
+            ):
+                print(f"parameters of {source}: {params}")
+    return 0
 
-    from backtest.market.akshare_fetch import FetchConfig, fetch_akshare, methods_needed
-    from backtest.market.akshare_retry import RetryPolicy, SourceUnreachable
-    from backtest.market.akshare_source import (
-        AkshareClient,
-        LiveAkshareClient,
-        RecordedAkshareClient,
-    )
-    from backtest.market.store import Store
 
+def fetch_main(args: argparse.Namespace) -> int:
+    """Run ``backtest data fetch``: real data from akshare into the store (resumable)."""
     symbols = (
         tuple(s.strip() for s in args.symbols.split(",") if s.strip()) if args.symbols else None
     )
@@ -143,80 +112,8 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
     return 1 if report.failures().height else 0
 
 
-def register_import(subparsers: Any) -> argparse.ArgumentParser:
-    """Add ``import`` to the ``data`` subcommands; return its parser."""
-    from backtest.market.importer import PRESETS
-
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "import", help="import your own CSV/Parquet daily files (Tushare, Wind, any layout)"
-    )
-    add_store_argument(parser)
-    parser.add_argument("path", type=Path, help="a .csv, .tsv or .parquet file")
-    parser.add_argument(
-        "--table",
-        choices=["bars", "caps", "index_bars", "index_weights", "futures_bars"],
-        default=None,
-        help="target (default: the preset's, else bars); caps adds caps to stored bars",
-    )
-    parser.add_argument(
-        "--cap-unit", choices=["cny", "ten_thousand_cny", "hundred_million_cny"], default=None
-    )
-    parser.add_argument(
-        "--preset",
-        choices=sorted(PRESETS),
-        default=None,
-        help="a known layout (mapping, units, date format)",
-    )
-    parser.add_argument(
-        "--map",
-        type=_mapping,
-        action="append",
-        default=[],
-        dest="column_map",
-        metavar="SOURCE=STORE",
-        help="map a file column onto a store column",
-    )
-    parser.add_argument("--volume-unit", choices=["shares", "lots"], default=None)
-    parser.add_argument("--amount-unit", choices=["cny", "thousand_cny"], default=None)
-    parser.add_argument("--date-format", default=None, help="strptime format, e.g. %%Y%%m%%d")
-    parser.add_argument(
-        "--prices",
-        choices=["raw", "forward", "backward"],
-        default=None,
-        help="whether the file's prices are adjusted (default raw)",
-    )
-    parser.add_argument(
-        "--mode",
-        choices=["append", "upsert", "replace"],
-        default="append",
-        help="append (default): refuse rows already stored, naming the first; upsert: replace "
-        "stored rows with the file's rows of the same date and symbol; replace: remove the "
-        "stored rows of the file's symbols between the file's first and last date, then write "
-        "the file. No mode deletes or changes a row outside the file's symbols and date range",
-    )
-    parser.add_argument(
-        "--no-fill-suspended",
-        action="store_false",
-        dest="fill_suspended",
-        help="do not add suspended rows for sessions without a bar inside a symbol's span "
-        "(they are added by default, only where the store holds no bar, and reported)",
-    )
-    parser.add_argument(
-        "--encoding",
-        default=None,
-        help="text encoding of a CSV (default: UTF-8, else GB18030/GBK when the bytes are not "
-        "UTF-8); e.g. gb18030",
-    )
-    parser.set_defaults(handler=_cmd_import)
-    return parser
-
-
-def _cmd_import(args: argparse.Namespace) -> int:
-    import dataclasses
-
-    from backtest.market.importer import PRESETS, ImportSpec, prepare_file, write_prepared
-    from backtest.market.store import Store
-
+def import_main(args: argparse.Namespace) -> int:
+    """Run ``backtest data import``: a CSV or Parquet file of yours into the store."""
     base = PRESETS[args.preset] if args.preset else ImportSpec(table=args.table or "bars")
     mapping = dict(base.column_map)
     mapping.update(dict(args.column_map))

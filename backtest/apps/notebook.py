@@ -2,9 +2,10 @@
 
 The notebooks under ``notebooks/`` call :func:`load_market` once each. The store is the file
 named by the environment variable ``BACKTEST_STORE`` when it is set (the test suite points it
-at its session store, so CI builds the scenario once), else ``data/market.duckdb`` under the
-repository root. A missing or empty store is filled with the calibrated 2023-2024 scenario
-(:func:`backtest.market.scenario.build_scenario`, about 6 s); after that the store is opened
+at its session store, so CI builds the scenario once), else the command line's default store
+(:data:`backtest.apps.cli.DEFAULT_STORE`) under the repository root. A missing or empty store is
+filled with the calibrated 2023-2024 scenario, the same way ``backtest replay`` does
+(:func:`backtest.market.scenario.store_file.ensure_scenario_file`); after that the store is opened
 read-only, so that several processes (a test session and a notebook kernel) may read it at once:
 DuckDB lets many processes open a file read-only, but only one process open it read-write.
 
@@ -16,13 +17,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from backtest.apps.cli import DEFAULT_STORE
 from backtest.engine.market_data import MarketData
+from backtest.market.scenario import ScenarioConfig
+from backtest.market.scenario.store_file import ensure_scenario_file
 from backtest.market.store import Store
-
-if TYPE_CHECKING:
-    from backtest.market.scenario import ScenarioConfig
 
 __all__ = [
     "STORE_VARIABLE",
@@ -43,11 +44,16 @@ def repository_root() -> Path:
 
 
 def store_path() -> Path:
-    """Return ``$BACKTEST_STORE`` if set, else ``<repository>/data/market.duckdb``."""
+    """Return ``$BACKTEST_STORE`` if set, else ``<repository>/data/market.duckdb``.
+
+    The default is the command line's (:data:`backtest.apps.cli.DEFAULT_STORE`), resolved
+    against the repository rather than the working folder, as a notebook's kernel starts in
+    ``notebooks/``.
+    """
     named = os.environ.get(STORE_VARIABLE, "").strip()
     if named:
         return Path(named).expanduser()
-    return repository_root() / "data" / "market.duckdb"
+    return repository_root() / DEFAULT_STORE
 
 
 def ensure_store(
@@ -69,8 +75,6 @@ def ensure_store(
     progress
         Show the scenario's progress bar while building.
     """
-    from backtest.market.scenario.store_file import ensure_scenario_file
-
     target = store_path() if path is None else Path(path)
     ensure_scenario_file(target, config, progress=progress)
     return target
