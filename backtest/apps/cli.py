@@ -1,4 +1,4 @@
-"""The ``backtest`` command: one parser with every subcommand, and the one default store path.
+"""The ``backtest`` command: one parser with every subcommand and the shared ``--store``.
 
     backtest data build [--store PATH] [--seed N] [--n-stocks N] [--force]
     backtest data info  [--store PATH]
@@ -30,16 +30,16 @@ import duckdb
 from backtest.apps import data, replay, report
 from backtest.market.importer import PRESETS
 from backtest.market.lock import writer_lock
+from backtest.market.store import DEFAULT_STORE
 
-__all__ = ["DEFAULT_STORE", "add_store_argument", "build_parser", "main"]
-
-#: The market store every command reads unless given ``--store`` (relative to the working
-#: folder; the notebooks resolve it against the repository, :mod:`backtest.apps.notebook`).
-DEFAULT_STORE = Path("data/market.duckdb")
+__all__ = ["add_store_argument", "build_parser", "main"]
 
 
 def add_store_argument(parser: argparse.ArgumentParser) -> None:
-    """Add the ``--store PATH`` option every store-reading command shares."""
+    """Add the ``--store PATH`` option every store-reading command shares.
+
+    Its default is :data:`backtest.market.store.DEFAULT_STORE`.
+    """
     parser.add_argument(
         "--store",
         type=Path,

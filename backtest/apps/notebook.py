@@ -2,8 +2,8 @@
 
 The notebooks under ``notebooks/`` call :func:`load_market` once each. The store is the file
 named by the environment variable ``BACKTEST_STORE`` when it is set (the test suite points it
-at its session store, so CI builds the scenario once), else the command line's default store
-(:data:`backtest.apps.cli.DEFAULT_STORE`) under the repository root. A missing or empty store is
+at its session store, so CI builds the scenario once), else the commands' default store
+(:data:`backtest.market.store.DEFAULT_STORE`) under the repository root. A missing or empty store is
 filled with the calibrated 2023-2024 scenario, the same way ``backtest replay`` does
 (:func:`backtest.market.scenario.store_file.ensure_scenario_file`); after that the store is opened
 read-only, so that several processes (a test session and a notebook kernel) may read it at once:
@@ -19,11 +19,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from backtest.apps.cli import DEFAULT_STORE
 from backtest.engine.market_data import MarketData
 from backtest.market.scenario import ScenarioConfig
 from backtest.market.scenario.store_file import ensure_scenario_file
-from backtest.market.store import Store
+from backtest.market.store import DEFAULT_STORE, Store
 
 __all__ = [
     "STORE_VARIABLE",
@@ -46,7 +45,7 @@ def repository_root() -> Path:
 def store_path() -> Path:
     """Return ``$BACKTEST_STORE`` if set, else ``<repository>/data/market.duckdb``.
 
-    The default is the command line's (:data:`backtest.apps.cli.DEFAULT_STORE`), resolved
+    The default is the commands' (:data:`backtest.market.store.DEFAULT_STORE`), resolved
     against the repository rather than the working folder, as a notebook's kernel starts in
     ``notebooks/``.
     """

@@ -16,7 +16,7 @@ from typing import Any
 
 import polars as pl
 
-from backtest.analytics.report import write_report
+from backtest import analytics
 from backtest.engine.benchmark import Benchmark
 from backtest.engine.market_data import MarketData
 from backtest.engine.result import Result
@@ -79,7 +79,9 @@ def report_main(args: argparse.Namespace) -> int:
         first = min(r.daily["date"][0] for r in books)
         last = max(r.daily["date"][-1] for r in books)
         market = MarketData.from_store(store, start=first, end=last)
-    path = write_report(books, market, args.out)
+    # through the package: it loads matplotlib (about 1 s) on first use, so that the other
+    # commands of the one parser do not pay for it
+    path = analytics.write_report(books, market, args.out)
     print(f"wrote {path} ({len(books)} books of {', '.join(run_ids)}, {first} .. {last})")
     return 0
 
