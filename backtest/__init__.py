@@ -10,7 +10,18 @@ The entry points of a notebook or a script, importable from here:
 - :class:`MarketData`: the arrays a run reads, loaded from a store (``MarketData.from_store``);
 - :class:`Store`: the DuckDB market store (``with Store(path, read_only=True) as store``).
 
-Analytics (``compare``, attribution, the report, metrics) live in :mod:`backtest.analytics`.
+Analytics (``compare``, attribution, the report, metrics) live in :mod:`backtest.analytics`;
+the ``backtest`` command, the replay, the report command and the notebooks' helpers in
+:mod:`backtest.apps`.
+
+The layers, lowest first; each imports only the layers below it (``tests/test_layering.py``
+holds this with import-linter, ``[tool.importlinter]`` in pyproject.toml)::
+
+    core < rules < market < execution < engine < runs | analytics | strategies < apps
+
+``runs``, ``analytics`` and the top-level ``strategies`` package share a layer and do not import
+each other, so ``backtest.apps`` is the only part of ``backtest`` that imports ``strategies``.
+No module imports in a circle, and no import hides inside a function.
 
 >>> from backtest import Engine, EngineConfig, MarketData, Store
 >>> Engine.__module__, Store.__module__

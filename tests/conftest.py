@@ -77,12 +77,12 @@ def real_store(tmp_path_factory: pytest.TempPathFactory, real_data_dir: Path):
 def default_replay(scenario_store_path: Path):
     """The six default books replayed once over the default scenario.
 
-    Returns ``(market, results)`` (:func:`backtest.replay.run_replay`; each result carries its
+    Returns ``(market, results)`` (:func:`backtest.apps.replay.run_replay`; each result carries its
     book's benchmark).
     """
+    from backtest.apps.replay import run_replay
     from backtest.engine import MarketData
     from backtest.market.store import Store
-    from backtest.replay import run_replay
 
     with Store(scenario_store_path, read_only=True) as store:
         market = MarketData.from_store(store)

@@ -345,7 +345,7 @@ def test_live_fetch_of_two_stocks_for_a_week(tmp_path: Path) -> None:
 def test_cli_refuses_a_breaker_that_never_lets_a_request_fail(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from backtest.cli import main
+    from backtest.apps.cli import main
 
     store = tmp_path / "never.duckdb"
     argv = ["data", "fetch", "--start", "2024-01-29", "--end", "2024-02-08", "--symbols", "600000"]

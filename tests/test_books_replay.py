@@ -1,6 +1,6 @@
 """The six books on the default scenario: the 2023 boom and the 2024-01-01..02-07 crash.
 
-One replay (``backtest.replay.run_replay``) shared by every test of the module; the ranges are
+One replay (``backtest.apps.replay.run_replay``) shared by every test of the module; the ranges are
 the stories of DESIGN.md, not tuned to the digit.
 """
 
@@ -14,9 +14,9 @@ import polars as pl
 import pytest
 
 from backtest.analytics.compare import compare
+from backtest.apps.replay import CRASH_END, YEAR_END_2023, default_books, format_table, replay_table
 from backtest.core.ids import CSI500, CSI1000, MICROCAP
 from backtest.engine import Benchmark
-from backtest.replay import CRASH_END, YEAR_END_2023, default_books, format_table, replay_table
 from backtest.runs import RunStore
 
 README = Path(__file__).resolve().parents[1] / "README.md"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backtest.cli import main
+from backtest.apps.cli import main
 
 
 def test_data_build_then_info_describes_the_store(tmp_path, capsys):

@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from backtest.cli import main
+from backtest.apps.cli import main
 from backtest.market.calendar import sessions
 from backtest.market.importer import PRESETS, ImportFileError, ImportSpec, import_file
 from backtest.market.schema import TABLES

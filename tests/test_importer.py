@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backtest.market.data_cli import register_fetch, register_import
+from backtest.apps.cli import build_parser
 from backtest.market.derive import add_limit_prices, fill_suspended_sessions
 from backtest.market.importer import (
     PRESETS,
@@ -299,18 +299,15 @@ def test_suspended_gap_is_filled_flat_at_the_previous_close() -> None:
 
 
 # ----------------------------------------------------------------- command line
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="backtest data")
-    commands = parser.add_subparsers(dest="command", required=True)
-    register_fetch(commands)
-    register_import(commands)
-    return parser
+def _parse_data(argv: list[str]) -> argparse.Namespace:
+    """Parse ``backtest data ARGV`` with the command's one parser."""
+    return build_parser().parse_args(["data", *argv])
 
 
 def test_cli_import_with_map_and_units(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "mine.csv"
     _tushare_frame().rename({"ts_code": "code", "trade_date": "day"}).write_csv(path)
-    args = _parser().parse_args(
+    args = _parse_data(
         [
             "import",
             str(path),
@@ -354,16 +351,16 @@ def test_cli_fetch_replays_recorded_frames_and_exits_1_on_failures(
         "0",
         "--quiet",
     ]
-    args = _parser().parse_args(argv)
+    args = _parse_data(argv)
     assert args.handler(args) == 1  # the BSE stock has no bars: reported, exit code 1
     out = capsys.readouterr().out
     assert "430047" in out and "empty" in out
-    args = _parser().parse_args([*argv, "--symbols", "600000"])
+    args = _parse_data([*argv, "--symbols", "600000"])
     assert args.handler(args) == 0
 
 
 def test_cli_fetch_parses_range_and_refuses_bad_dates() -> None:
-    args = _parser().parse_args(
+    args = _parse_data(
         [
             "fetch",
             "--start",
@@ -382,7 +379,7 @@ def test_cli_fetch_parses_range_and_refuses_bad_dates() -> None:
         "600000,000001",
     )
     with pytest.raises(SystemExit):
-        _parser().parse_args(["fetch", "--start", "2024-02-30", "--end", "2024-03-01"])
+        _parse_data(["fetch", "--start", "2024-02-30", "--end", "2024-03-01"])
 
 
 # ----------------------------------------------------------------- real data

@@ -76,7 +76,7 @@ def test_notebook_runs_end_to_end(
 def test_store_path_follows_the_environment_variable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from backtest.notebook_support import repository_root, store_path
+    from backtest.apps.notebook import repository_root, store_path
 
     monkeypatch.setenv("BACKTEST_STORE", str(tmp_path / "elsewhere.duckdb"))
     assert store_path() == tmp_path / "elsewhere.duckdb"
@@ -85,7 +85,7 @@ def test_store_path_follows_the_environment_variable(
 
 
 def test_existing_store_is_opened_read_only_and_not_rebuilt(scenario_store_path: Path) -> None:
-    from backtest.notebook_support import ensure_store, open_store
+    from backtest.apps.notebook import ensure_store, open_store
 
     modified = scenario_store_path.stat().st_mtime_ns
     assert ensure_store(scenario_store_path) == scenario_store_path
@@ -97,8 +97,8 @@ def test_existing_store_is_opened_read_only_and_not_rebuilt(scenario_store_path:
 
 
 def test_missing_store_is_built_from_the_scenario_then_read(tmp_path: Path) -> None:
+    from backtest.apps.notebook import ensure_store, load_market
     from backtest.market.scenario import ScenarioConfig
-    from backtest.notebook_support import ensure_store, load_market
 
     path = tmp_path / "fresh" / "market.duckdb"
     small = ScenarioConfig(n_stocks=300, end="2023-03-31")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 
-from backtest.cli import main
+from backtest.apps.cli import main
 from backtest.core.ids import CSI500, MICROCAP
 from backtest.engine import Benchmark
 from backtest.runs import RunStore

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import base64
 import re
 from html.parser import HTMLParser
@@ -16,13 +15,9 @@ from report_fixtures import BENCHMARK, SMALL_MARKET_CONFIG, small_market, two_bo
 
 from backtest.analytics import plots
 from backtest.analytics.attribution import attribute_books
-from backtest.analytics.report import (
-    add_report_arguments,
-    format_value,
-    parse_benchmarks,
-    report_main,
-    write_report,
-)
+from backtest.analytics.report import format_value, write_report
+from backtest.apps.cli import build_parser
+from backtest.apps.report import parse_benchmarks, report_main
 from backtest.core.ids import board_of
 from backtest.engine import MarketData, Result
 from backtest.market.store import Store
@@ -233,11 +228,9 @@ def test_report_command_reads_saved_runs_and_the_store(results, market, tmp_path
         _write_market(store, market)
         for name, result in results.items():
             result.save(store, run_id=f"run-{name}")
-    parser = argparse.ArgumentParser()
-    add_report_arguments(parser)
     out = tmp_path / "out" / "report.html"
-    args = parser.parse_args(
-        ["--store", str(store_path), "--out", str(out), "--benchmark", BENCHMARK]
+    args = build_parser().parse_args(
+        ["report", "--store", str(store_path), "--out", str(out), "--benchmark", BENCHMARK]
     )
     assert report_main(args) == 0
     parsed = _Page()
@@ -246,8 +239,6 @@ def test_report_command_reads_saved_runs_and_the_store(results, market, tmp_path
 
 
 def test_report_command_names_a_missing_store(tmp_path: Path):
-    parser = argparse.ArgumentParser()
-    add_report_arguments(parser)
-    args = parser.parse_args(["--store", str(tmp_path / "absent.duckdb")])
+    args = build_parser().parse_args(["report", "--store", str(tmp_path / "absent.duckdb")])
     with pytest.raises(ValueError, match="no store at"):
         report_main(args)

@@ -158,27 +158,3 @@ def test_limit_prices_match_the_source_loaders_derivation(
     up, down = RULES.limit_prices(np.array(pre_close), codes, is_st, np.full(n, 1_000), day)
     np.testing.assert_array_equal(theirs["limit_up"].to_numpy(), up)
     np.testing.assert_array_equal(theirs["limit_down"].to_numpy(), down)
-
-
-def test_rules_and_core_import_nothing_above_them() -> None:
-    # layers import downward only: core < rules < market < engine < strategies/analytics < apps
-    import ast
-    from pathlib import Path
-
-    import backtest
-
-    root = Path(backtest.__file__).parent
-    for layer, allowed in (
-        ("core", ("backtest.core",)),
-        ("rules", ("backtest.core", "backtest.rules")),
-    ):
-        for path in sorted((root / layer).glob("*.py")):
-            for node in ast.walk(ast.parse(path.read_text())):
-                names = []
-                if isinstance(node, ast.ImportFrom) and node.module:
-                    names = [node.module]
-                elif isinstance(node, ast.Import):
-                    names = [alias.name for alias in node.names]
-                for name in names:
-                    if name == "backtest" or name.startswith("backtest."):
-                        assert name.startswith(allowed), f"{path.name} imports {name}"

@@ -15,16 +15,16 @@ import duckdb
 import pytest
 from engine_fixtures import Momentum, MomentumParams, RandomParams, RandomTargets, synthetic_market
 
-from backtest.analytics.report import report_main
+from backtest.apps.replay import save_run
+from backtest.apps.report import report_main
 from backtest.engine import Benchmark, Book, Engine, EngineConfig, Result
 from backtest.market.scenario import ScenarioConfig
 from backtest.market.scenario.store_file import build_scenario_file
 from backtest.market.store import NotAStoreError, Store
-from backtest.replay import save_run
 from backtest.runs import RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
-CLI = (sys.executable, "-m", "backtest.cli")
+CLI = (sys.executable, "-m", "backtest.apps.cli")
 
 
 @pytest.fixture(scope="module")
@@ -184,7 +184,7 @@ def test_report_refuses_a_run_of_another_market_and_a_partial_run(tmp_path, smal
     market = tmp_path / "market.duckdb"
     shutil.copy(small_market, market)
     args = ["replay", "--store", str(market), "--quiet", "--end", "2023-02-28", "--save", "jan"]
-    from backtest.cli import main
+    from backtest.apps.cli import main
 
     assert main(args) == 0
     runs_path = tmp_path / "runs.duckdb"

@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from backtest.cli import main
+from backtest.apps.cli import main
 from backtest.market.atomic import replace_store
 from backtest.market.lock import StoreBusyError, holder, writer_lock
 from backtest.market.scenario import ScenarioConfig
@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "backtest.cli", *args]
+    return [sys.executable, "-m", "backtest.apps.cli", *args]
 
 
 def _env() -> dict[str, str]:

@@ -15,13 +15,12 @@
 Figures are embedded as base64 PNG, tables as HTML; the page needs no other file and no
 network. Missing values (a window without sessions, a ratio of a flat series) show as "–".
 
-``backtest report`` (:func:`report_main`) loads saved results (``Result.save``) and the market
-from a store and writes the page.
+``backtest report`` (:mod:`backtest.apps.report`) loads saved runs and their market and calls
+:func:`write_report`.
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import datetime as dt
 import html
@@ -46,7 +45,6 @@ from backtest.analytics.plots import (
     drawdowns_figure,
     grouped_components,
 )
-from backtest.engine.benchmark import Benchmark
 
 if TYPE_CHECKING:
     from backtest.engine.result import Result
@@ -294,154 +292,3 @@ def write_report(
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
     return target
-
-
-# ---------------------------------------------------------------------------- command line
-def add_report_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the arguments of ``backtest report`` to a (sub)parser."""
-    parser.add_argument(
-        "--store", type=Path, default=Path("data/market.duckdb"), help="market store (DuckDB)"
-    )
-    parser.add_argument(
-        "--results",
-        type=Path,
-        default=None,
-        help="runs store holding saved runs (default: runs.duckdb beside the market store)",
-    )
-    parser.add_argument(
-        "--runs",
-        nargs="*",
-        default=None,
-        help="run ids to report (default: the newest saved run); books of several runs are "
-        "named RUN/BOOK",
-    )
-    parser.add_argument(
-        "--benchmark",
-        action="append",
-        default=[],
-        metavar="CODE|BOOK=CODE",
-        help="measure every book, or one book (repeatable), against this index code or 'cash' "
-        "instead of the benchmark saved with it",
-    )
-    parser.add_argument("--out", type=Path, default=Path("report.html"), help="HTML file")
-
-
-def parse_benchmarks(values: Sequence[str]) -> str | dict[str, str] | None:
-    """Turn ``--benchmark`` values into one code or a ``book -> code`` mapping.
-
-    >>> parse_benchmarks(["000852"]), parse_benchmarks(["a=000905", "b=cash"])
-    ('000852', {'a': '000905', 'b': 'cash'})
-    """
-    if not values:
-        return None
-    if len(values) == 1 and "=" not in values[0]:
-        return values[0]
-    pairs = {}
-    for value in values:
-        book, separator, code = value.partition("=")
-        if not separator or not book or not code:
-            raise ValueError(
-                f"--benchmark {value!r}: give one CODE for every book or BOOK=CODE per book"
-            )
-        pairs[book] = code
-    return pairs
-
-
-def report_main(args: argparse.Namespace) -> int:
-    """Run ``backtest report``: load saved runs and their market, write the HTML page.
-
-    Refuses a run that is partial (a book stopped by a strategy error) or that was computed on
-    another market than the one in ``--store`` (rebuilt or imported into since it was saved).
-    """
-    from backtest.market.panel import MarketData
-    from backtest.market.store import Store
-    from backtest.runs import RunStore, default_runs_path
-
-    if not args.store.exists():
-        raise ValueError(f"no store at {args.store}; build one with `backtest data build`")
-    results_path = args.results or default_runs_path(args.store)
-    if args.results is None and not results_path.exists():
-        if not _holds_legacy_results(args.store):
-            raise ValueError(
-                f"no saved runs: {results_path} does not exist; save one with "
-                "`backtest replay --save NAME`"
-            )
-        results_path = args.store  # results saved inside the market by earlier versions
-    with RunStore(results_path, read_only=True) as saved:
-        listed = saved.runs()
-        if listed.height == 0:
-            raise ValueError(
-                f"{results_path} holds no saved runs; save one with `backtest replay --save NAME`"
-            )
-        run_ids = args.runs or _default_runs(listed)
-        runs = [saved.load(run_id) for run_id in run_ids]
-    with Store(args.store, read_only=True) as store:
-        identity = store.identity()
-        for run in runs:
-            _check_reportable(run, identity, args.store)
-        books = _with_benchmarks(_books_of(runs), parse_benchmarks(args.benchmark))
-        first = min(r.daily["date"][0] for r in books)
-        last = max(r.daily["date"][-1] for r in books)
-        market = MarketData.from_store(store, start=first, end=last)
-    path = write_report(books, market, args.out)
-    print(f"wrote {path} ({len(books)} books of {', '.join(run_ids)}, {first} .. {last})")
-    return 0
-
-
-def _check_reportable(run: Any, identity: str, store: Path) -> None:
-    if not run.complete:
-        partial = [name for name, result in run.results.items() if not result.complete]
-        raise ValueError(
-            f"run {run.run_id!r} is partial: {', '.join(partial)} stopped by a strategy error; "
-            "fix the strategy and replay it, or report the other runs"
-        )
-    if run.market_identity is not None and run.market_identity != identity:
-        raise ValueError(
-            f"run {run.run_id!r} was computed on another market than the one now in {store} "
-            "(it was rebuilt or imported into since); replay it again, or give the --store it "
-            "was computed on"
-        )
-
-
-def _holds_legacy_results(store: Path) -> bool:
-    from backtest.market.store import Store
-
-    with Store(store, read_only=True) as market:
-        tables = market.sql("SELECT table_name FROM information_schema.tables")["table_name"]
-    return "result_runs" in tables.to_list()
-
-
-def _default_runs(listed: pl.DataFrame) -> list[str]:
-    """The newest saved run; every result when they were saved one by one (no run rows)."""
-    if listed["market_identity"].null_count() == listed.height:
-        return [str(run_id) for run_id in listed["run_id"].to_list()]
-    return [str(listed["run_id"][-1])]
-
-
-def _books_of(runs: Sequence[Any]) -> list[Result]:
-    """The runs' books, named ``RUN/BOOK`` when two runs share a book name."""
-    books: list[Result] = []
-    names = [name for run in runs for name in run.results]
-    prefixed = len(set(names)) < len(names)
-    for run in runs:
-        for name, result in run.results.items():
-            label = f"{run.run_id}/{name}" if prefixed else result.book
-            books.append(result if label == result.book else result.replace(book=label))
-    return books
-
-
-def _with_benchmarks(books: list[Result], chosen: str | dict[str, str] | None) -> list[Result]:
-    """The books, measured against the ``--benchmark`` codes given (else their own)."""
-    if chosen is None:
-        return books
-    unknown = set() if isinstance(chosen, str) else set(chosen) - {r.book for r in books}
-    if unknown:
-        raise ValueError(
-            f"--benchmark names books {sorted(unknown)} not in the report; its books are "
-            f"{[r.book for r in books]}"
-        )
-    out = []
-    for result in books:
-        code = chosen if isinstance(chosen, str) else chosen.get(result.book)
-        out.append(result if code is None else result.replace(benchmark=Benchmark.parse(code)))
-    return out

@@ -67,6 +67,7 @@ from backtest.market.fetch_log import (
     ensure_fetch_log,
     record_fetch,
 )
+from backtest.market.indices import build_index_weights
 from backtest.market.schema import BARS
 from backtest.market.store import Store
 
@@ -397,14 +398,9 @@ def rebuild_index_weights(store: Store, start: dt.date, end: dt.date, report: Fe
     """Rebuild point-in-time CSI 300/500/1000/2000 and microcap weights from the stored caps.
 
     Uses the scenario's own rules (:func:`backtest.market.indices.build_index_weights`), so real
-    and synthetic markets get membership the same way. Returns rows written (0 when the rules
-    module is missing or there are no caps, with the reason in ``report.gaps``).
+    and synthetic markets get membership the same way. Returns rows written (0 when there are no
+    caps, with the reason in ``report.gaps``).
     """
-    try:
-        from backtest.market.indices import build_index_weights
-    except ImportError:
-        report.gaps.append("index membership not rebuilt: backtest.market.indices is not available")
-        return 0
     panel = store.panel(["close", "total_cap", "float_cap", "is_st", "suspended"], start, end)
     if np.isnan(panel["total_cap"]).all():
         report.gaps.append("index membership not rebuilt: no market caps are stored")

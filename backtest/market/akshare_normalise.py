@@ -18,6 +18,7 @@ import polars as pl
 
 from backtest.core.ids import FUTURES_PRODUCTS
 from backtest.market.derive import instruments_from_symbols
+from backtest.market.schema import FUTURES_BARS
 from backtest.rules.cffex import futures_expiry
 
 if TYPE_CHECKING:
@@ -298,6 +299,4 @@ def normalise_cffex_daily(frame: pd.DataFrame, sessions: np.ndarray) -> pl.DataF
 
 
 def _empty_futures() -> pl.DataFrame:
-    from backtest.market.schema import FUTURES_BARS
-
     return pl.DataFrame(schema=FUTURES_BARS.polars_schema)

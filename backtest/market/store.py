@@ -37,7 +37,20 @@ from backtest.market.lock import busy_message
 from backtest.market.schema import BAR_FIELDS, INDEX_WEIGHTS, PROVENANCE, TABLES, Table
 from backtest.market.validation import StoreValidationError, validate_frame
 
-__all__ = ["NotAStoreError", "Panel", "Store", "StoreValidationError", "WriteMode", "open_duckdb"]
+__all__ = [
+    "DEFAULT_STORE",
+    "NotAStoreError",
+    "Panel",
+    "Store",
+    "StoreValidationError",
+    "WriteMode",
+    "open_duckdb",
+]
+
+#: Where the market store lives unless a command is given ``--store`` (relative to the working
+#: folder; the notebooks resolve it against the repository, :mod:`backtest.apps.notebook`). The
+#: one spelling of this path: every app reads it from here.
+DEFAULT_STORE = Path("data/market.duckdb")
 
 WriteMode = Literal["upsert", "append", "replace"]
 
@@ -150,12 +163,13 @@ class Store:
     Parameters
     ----------
     path
-        The DuckDB file (created with its parent folder if missing), or ``":memory:"``.
+        The DuckDB file (created with its parent folder if missing), or ``":memory:"``; default
+        :data:`DEFAULT_STORE`.
     read_only
         Open an existing file read-only (several processes may then read it at once).
     """
 
-    def __init__(self, path: str | Path = "data/market.duckdb", *, read_only: bool = False):
+    def __init__(self, path: str | Path = DEFAULT_STORE, *, read_only: bool = False):
         self.path = str(path)
         self.read_only = read_only
         if self.path != ":memory:" and not read_only:

@@ -45,6 +45,8 @@ from backtest.engine.engine import Engine
 from backtest.engine.result import Result
 from backtest.engine.strategy import Strategy
 from backtest.market.panel import MarketData, store_query_identity
+from backtest.market.scenario import ScenarioConfig, build_scenario
+from backtest.market.store import Store
 
 __all__ = ["BookSpec", "MarketRef", "RunSpec", "ScenarioRef", "StoreRef", "run", "run_on"]
 
@@ -64,8 +66,6 @@ class StoreRef:
     @classmethod
     def of(cls, path: str | Path, *, start: Any = None, end: Any = None) -> StoreRef:
         """Reference ``path`` (opened read-only) as it is now, from ``start`` to ``end``."""
-        from backtest.market.store import Store
-
         with Store(path, read_only=True) as store:
             identity = store.identity()
         return cls(
@@ -87,8 +87,6 @@ class StoreRef:
         ValueError
             The store's identity is no longer ``content_hash`` (rebuilt or imported into).
         """
-        from backtest.market.store import Store
-
         with Store(self.path, read_only=True) as store:
             if store.identity() != self.content_hash:
                 raise ValueError(
@@ -115,16 +113,11 @@ class ScenarioRef:
         """The market's identity: the sha256 of the scenario's full settings."""
         return hashlib.sha256(self._config().to_json().encode("ascii")).hexdigest()
 
-    def _config(self) -> Any:
-        from backtest.market.scenario import ScenarioConfig
-
+    def _config(self) -> ScenarioConfig:
         return ScenarioConfig(seed=self.seed, n_stocks=self.n_stocks, end=self.end)
 
     def load(self) -> MarketData:
         """Generate the scenario into an in-memory store and load it (about 10 s at 5,000)."""
-        from backtest.market.scenario import build_scenario
-        from backtest.market.store import Store
-
         with Store(":memory:") as store:
             build_scenario(store, self._config())
             market = MarketData.from_store(store)

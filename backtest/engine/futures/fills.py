@@ -1,11 +1,9 @@
-"""CFFEX stock-index futures in the engine: a dense panel of futures bars, and fills.
+"""CFFEX stock-index futures fills: :func:`fill_futures_orders`, with slippage and fees.
 
 The exchange's rules (products and multipliers, contract names, expiry and listing, dated
 margin and fees) are in :mod:`backtest.rules.cffex`, the roll rules of a hedged book in
-:mod:`backtest.rules.roll`. This module adds what the engine's session loop needs on top:
-
-- :func:`futures_panel`: ``futures_bars`` as dense ``(days x contracts)`` arrays;
-- :func:`fill_futures_orders`: fills with slippage and fees (kernel ``futures_nb.fill_nb``).
+:mod:`backtest.rules.roll`, the futures bars in :mod:`backtest.market.futures_panel`; the
+kernel is :func:`backtest.engine.futures.kernels.fill_nb`.
 
 Daily settlement is in :mod:`backtest.engine.futures.settlement`, the hedge accounting lines
 (futures P&L = index P&L + basis carry + roll) in :mod:`backtest.engine.futures.account`, the
@@ -27,7 +25,7 @@ class FuturesFills:
     """Fills of one session's futures orders, one entry per contract (immutable facts).
 
     Quantities are signed contracts; ``closed_overnight + closed_today + opened == filled``.
-    ``status`` uses ``futures_nb.FILL_*`` codes; unfilled orders (not tradable) stay open.
+    ``status`` uses the ``kernels.FILL_*`` codes; unfilled orders (not tradable) stay open.
     """
 
     contracts: tuple[str, ...]

@@ -2,13 +2,14 @@
 
 The notebooks under ``notebooks/`` call :func:`load_market` once each. The store is the file
 named by the environment variable ``BACKTEST_STORE`` when it is set (the test suite points it
-at its session store, so CI builds the scenario once), else ``data/market.duckdb`` under the
-repository root. A missing or empty store is filled with the calibrated 2023-2024 scenario
-(:func:`backtest.market.scenario.build_scenario`, about 6 s); after that the store is opened
+at its session store, so CI builds the scenario once), else the commands' default store
+(:data:`backtest.market.store.DEFAULT_STORE`) under the repository root. A missing or empty store is
+filled with the calibrated 2023-2024 scenario, the same way ``backtest replay`` does
+(:func:`backtest.market.scenario.store_file.ensure_scenario_file`); after that the store is opened
 read-only, so that several processes (a test session and a notebook kernel) may read it at once:
 DuckDB lets many processes open a file read-only, but only one process open it read-write.
 
->>> (repository_root() / "backtest" / "notebook_support.py").is_file()
+>>> (repository_root() / "backtest" / "apps" / "notebook.py").is_file()
 True
 """
 
@@ -16,13 +17,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from backtest.market.panel import MarketData
-from backtest.market.store import Store
-
-if TYPE_CHECKING:
-    from backtest.market.scenario import ScenarioConfig
+from backtest.market.scenario import ScenarioConfig
+from backtest.market.scenario.store_file import ensure_scenario_file
+from backtest.market.store import DEFAULT_STORE, Store
 
 __all__ = [
     "STORE_VARIABLE",
@@ -39,15 +39,20 @@ STORE_VARIABLE = "BACKTEST_STORE"
 
 def repository_root() -> Path:
     """Return the folder that holds the ``backtest`` package (the repository in a checkout)."""
-    return Path(__file__).resolve().parents[1]
+    return Path(__file__).resolve().parents[2]
 
 
 def store_path() -> Path:
-    """Return ``$BACKTEST_STORE`` if set, else ``<repository>/data/market.duckdb``."""
+    """Return ``$BACKTEST_STORE`` if set, else ``<repository>/data/market.duckdb``.
+
+    The default is the commands' (:data:`backtest.market.store.DEFAULT_STORE`), resolved
+    against the repository rather than the working folder, as a notebook's kernel starts in
+    ``notebooks/``.
+    """
     named = os.environ.get(STORE_VARIABLE, "").strip()
     if named:
         return Path(named).expanduser()
-    return repository_root() / "data" / "market.duckdb"
+    return repository_root() / DEFAULT_STORE
 
 
 def ensure_store(
@@ -69,8 +74,6 @@ def ensure_store(
     progress
         Show the scenario's progress bar while building.
     """
-    from backtest.market.scenario.store_file import ensure_scenario_file
-
     target = store_path() if path is None else Path(path)
     ensure_scenario_file(target, config, progress=progress)
     return target

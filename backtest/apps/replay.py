@@ -29,7 +29,6 @@ import contextlib
 import datetime as dt
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -39,10 +38,20 @@ from backtest.analytics.compare import benchmark_returns, window_returns
 from backtest.core.ids import CSI500, CSI1000, MICROCAP
 from backtest.core.returns import cumulative_return, max_drawdown
 from backtest.engine import Benchmark, Book, Engine, EngineConfig, MarketData, Result
+from backtest.market.lock import StoreBusyError, writer_lock
+from backtest.market.scenario.store_file import ensure_scenario_file
+from backtest.market.store import Store
+from backtest.runs import RunStore, default_runs_path
 from backtest.runs.spec import BookSpec, MarketRef, RunSpec, StoreRef, run_on
-
-if TYPE_CHECKING:
-    from backtest.runs import RunStore
+from strategies.hedged import DMA, DMAParams, MarketNeutral, MarketNeutralParams
+from strategies.long_only import (
+    IndexEnhanced,
+    IndexEnhancedParams,
+    IndexTracker,
+    IndexTrackerParams,
+    Microcap,
+    MicrocapParams,
+)
 
 YEAR_END_2023 = dt.date(2023, 12, 29)
 CRASH_END = dt.date(2024, 2, 7)
@@ -51,16 +60,6 @@ _BLOCKING = ("partial_cap", "locked_limit_up", "locked_limit_down", "suspended")
 
 def default_book_specs() -> tuple[BookSpec, ...]:
     """The six books of the replay, each with its benchmark declared (module docs)."""
-    from strategies.hedged import DMA, DMAParams, MarketNeutral, MarketNeutralParams
-    from strategies.long_only import (
-        IndexEnhanced,
-        IndexEnhancedParams,
-        IndexTracker,
-        IndexTrackerParams,
-        Microcap,
-        MicrocapParams,
-    )
-
     csi500, csi1000, cash = Benchmark.index(CSI500), Benchmark.index(CSI1000), Benchmark.cash()
     return (
         BookSpec(
@@ -188,36 +187,8 @@ def format_table(table: pl.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``backtest replay``."""
-    from backtest.cli_options import add_store_argument
-
-    add_store_argument(parser)
-    parser.add_argument("--start", default=None, help="first session (default: the store's)")
-    parser.add_argument("--end", default=None, help="last session (default: the store's)")
-    parser.add_argument(
-        "--save",
-        metavar="RUN_ID",
-        default=None,
-        help="save every book of the run, all or nothing, as RUN_ID in the runs store",
-    )
-    parser.add_argument(
-        "--runs-store",
-        type=Path,
-        default=None,
-        metavar="PATH",
-        help="where --save writes (default: runs.duckdb beside the market store)",
-    )
-    parser.add_argument(
-        "--overwrite", action="store_true", help="let --save replace a run of the same id"
-    )
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-
-
 def _check_run_id_free(runs_path: Path, run_id: str, overwrite: bool) -> None:
     """Refuse before computing when ``run_id`` is saved already (and not to be overwritten)."""
-    from backtest.runs import RunStore
-
     if overwrite or not runs_path.exists():
         return
     with RunStore(runs_path, read_only=True) as runs:
@@ -251,8 +222,6 @@ def save_run(
         imported into while the books ran), or the run exists and ``overwrite`` is False.
         Nothing is saved then.
     """
-    from backtest.market.store import Store
-
     with Store(market_path, read_only=True) as store:
         if store.identity() != market_identity:
             raise ValueError(
@@ -271,9 +240,6 @@ def save_run(
 
 def _open_for_saving(runs_path: Path, wait_seconds: float) -> RunStore:
     """Open the runs store to write, waiting for readers (a report) that hold it open."""
-    from backtest.market.lock import StoreBusyError
-    from backtest.runs import RunStore
-
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
@@ -293,10 +259,6 @@ def replay_main(args: argparse.Namespace) -> int:
     ``--save``, the runs store's writer lock is taken before any work, so the computed run can
     always be saved; the save is one transaction, refused if the market changed meanwhile.
     """
-    from backtest.market.lock import writer_lock
-    from backtest.market.scenario.store_file import ensure_scenario_file
-    from backtest.runs import default_runs_path
-
     began = time.perf_counter()
     runs_path = args.runs_store or default_runs_path(args.store)
     with contextlib.ExitStack() as held:
