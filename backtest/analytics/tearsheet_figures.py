@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import polars as pl
 from matplotlib.axes import Axes
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 from matplotlib.ticker import FormatStrFormatter, PercentFormatter
 
@@ -48,7 +49,7 @@ def _percent() -> PercentFormatter:
     return PercentFormatter(xmax=1.0, decimals=0)
 
 
-def _figure(rows: int = 1, height: float = 3.6) -> tuple[Figure, list[Axes]]:
+def _figure(rows: int = 1, height: float = 3.6, *, dates: bool = True) -> tuple[Figure, list[Axes]]:
     # fixed margins: matplotlib's constrained layout costs about 0.3 s a panel at savefig
     total = height * rows if rows > 1 else height
     figure = Figure(figsize=(_WIDTH, total))
@@ -56,6 +57,10 @@ def _figure(rows: int = 1, height: float = 3.6) -> tuple[Figure, list[Axes]]:
         left=0.08, right=0.98, bottom=0.45 / total, top=1.0 - 0.35 / total, hspace=0.45
     )
     axes = figure.subplots(rows, 1, sharex=True, squeeze=False)[:, 0]
+    if dates:  # short labels that never overlap, whatever the span
+        locator = AutoDateLocator()
+        axes[-1].xaxis.set_major_locator(locator)
+        axes[-1].xaxis.set_major_formatter(ConciseDateFormatter(locator))
     return figure, list(axes)
 
 
@@ -201,7 +206,7 @@ def capacity_figure(curves: Mapping[str, pl.DataFrame]) -> Figure:
 
     ``curves`` maps a book to its :func:`backtest.analytics.capacity.capacity_curve` frame.
     """
-    figure, axes = _figure(3, height=2.3)
+    figure, axes = _figure(3, height=2.3, dates=False)
     for name, curve in curves.items():
         cash = curve["initial_cash_cny"].to_numpy() / 1e9
         for panel, column in zip(
