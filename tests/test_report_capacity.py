@@ -10,7 +10,12 @@ import pytest
 from engine_fixtures import Momentum, MomentumParams, RandomParams, RandomTargets
 from report_fixtures import BENCHMARK, SMALL_MARKET_CONFIG, small_market, two_books
 
-from backtest.analytics.capacity import CAPACITY_COLUMNS, capacity_curves, rebuildable_books
+from backtest.analytics.capacity import (
+    CAPACITY_COLUMNS,
+    capacity_curves,
+    capacity_for_report,
+    rebuildable_books,
+)
 from backtest.analytics.compare import compare_row
 from backtest.analytics.report import render_report
 from backtest.engine import Benchmark, Engine, EngineConfig, MarketData
@@ -92,3 +97,15 @@ def test_the_report_shows_the_capacity_curve_when_given(market, curves):
     )
     without = render_report(results, market, config=SMALL_MARKET_CONFIG)
     assert "Capacity curve: not computed" in without and 'alt="capacity curve"' not in without
+
+
+def test_capacity_for_report_runs_the_rebuilt_books_and_names_the_others(market):
+    results = list(two_books(market).values())
+    config = EngineConfig(initial_cash=1e7)
+    curves, note = capacity_for_report(results, market, _specs()[:1], config=config)
+    assert curves is not None and list(curves) == ["momentum"]
+    assert note.startswith("1 books re-run at 4 sizes in ") and note.endswith("not rebuilt: random")
+    none, why = capacity_for_report(results, market, _specs())  # default config: 1e8 cash
+    assert none is None and "rebuilt exactly" in why
+    page = render_report(results, market, config=SMALL_MARKET_CONFIG, capacity_note=why)
+    assert "rebuilt exactly" in page

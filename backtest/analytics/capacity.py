@@ -20,6 +20,7 @@ run times the number of sizes).
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -34,7 +35,13 @@ if TYPE_CHECKING:
     from backtest.engine.market_data import MarketData
     from backtest.engine.result import Result
 
-__all__ = ["CAPACITY_COLUMNS", "CAPACITY_SIZES_CNY", "capacity_curves", "rebuildable_books"]
+__all__ = [
+    "CAPACITY_COLUMNS",
+    "CAPACITY_SIZES_CNY",
+    "capacity_curves",
+    "capacity_for_report",
+    "rebuildable_books",
+]
 
 #: Initial cash of the capacity curve's runs, CNY: 0.1, 1, 5 and 10 billion.
 CAPACITY_SIZES_CNY: tuple[float, ...] = (1e8, 1e9, 5e9, 1e10)
@@ -146,3 +153,32 @@ def rebuildable_books(
                 spec if spec.name == result.book else dataclasses.replace(spec, name=result.book)
             )
     return out
+
+
+def capacity_for_report(
+    results: Sequence[Result],
+    market: MarketData,
+    candidates: Sequence[BookSpec],
+    *,
+    config: EngineConfig | None = None,
+) -> tuple[dict[str, pl.DataFrame] | None, str]:
+    """Return the capacity curves of the books ``candidates`` rebuild, and a note on the rest.
+
+    The note says which books had no curve (none of the candidates rebuilds them exactly,
+    :func:`rebuildable_books`) and how long the curves took; with no book rebuilt, the
+    curves are None and the note says why.
+    """
+    specs = rebuildable_books(results, candidates, config=config)
+    if not specs:
+        return None, (
+            "no book of the report was rebuilt exactly from the given specs (strategy, "
+            "parameters and engine config must equal what the run saved)"
+        )
+    started = time.perf_counter()
+    curves = capacity_curves((market, specs), config=config)
+    missing = [r.book for r in results if r.book not in curves]
+    note = f"{len(curves)} books re-run at {len(CAPACITY_SIZES_CNY)} sizes in "
+    note += f"{time.perf_counter() - started:.0f} s"
+    if missing:
+        note += f"; not rebuilt: {', '.join(missing)}"
+    return curves, note

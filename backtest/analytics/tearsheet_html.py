@@ -195,9 +195,11 @@ def _crash_table(result: Result, window: tuple[DateLike, DateLike]) -> str:
     )
 
 
-def capacity_section(curves: Mapping[str, pl.DataFrame] | None, *, reason: str) -> str:
-    """Return the capacity figure and tables, or ``reason`` when there are no curves."""
+def capacity_section(curves: Mapping[str, pl.DataFrame] | None, *, note: str | None) -> str:
+    """Return the capacity figure and tables (with ``note`` under the heading), or the note
+    saying why there are none."""
     if not curves:
+        reason = note or "give the run's specs to backtest.analytics.capacity.capacity_curves"
         return f'<p class="note">Capacity curve: not computed ({html.escape(reason)}).</p>'
     percent = ["total_return", "annualised_return", "excess_return", "max_drawdown"]
     percent += ["cost_drag", "fill_rate"]
@@ -210,4 +212,5 @@ def capacity_section(curves: Mapping[str, pl.DataFrame] | None, *, reason: str) 
         )
         for name, curve in curves.items()
     ]
-    return figure_html(capacity_figure(curves), alt="capacity curve") + "\n".join(tables)
+    remark = f'<p class="note">{html.escape(note)}</p>' if note else ""
+    return remark + figure_html(capacity_figure(curves), alt="capacity curve") + "\n".join(tables)
