@@ -394,7 +394,7 @@ def report_main(args: argparse.Namespace) -> int:
         None,
         "run backtest report --capacity to re-run the replay's books at each size",
     )
-    if args.capacity:
+    if getattr(args, "capacity", False):  # namespaces built by hand may lack it
         from backtest.analytics.capacity import capacity_for_report
         from backtest.replay import default_book_specs
 
