@@ -9,7 +9,9 @@ start-of-day weights. Four books run in one engine pass: the 400 smallest equal-
 - ``prepare_market`` (mark returns, buckets, style exposures, daily factor regressions): once
   per market;
 - ``attribute_book`` per book (Brinson by bucket, factors, lines, identity checks);
-- ``compare`` of the four books; ``write_report`` (tables and five figures, PNG).
+- ``compare`` of the four books; ``write_report`` (the tear sheet: tables and figures, PNG);
+- ``capacity_curves`` of the microcap book at 0.1, 1, 5 and 10 bn CNY (four engine runs in one
+  pass), the price of showing a capacity curve in the report.
 
 Prints figures (never asserts on time). Usage: ``python bench/bench_report.py [N T]``.
 """
@@ -29,8 +31,10 @@ from backtest.analytics.attribution import attribute_book
 from backtest.analytics.attribution_market import prepare_market
 from backtest.analytics.compare import compare
 from backtest.analytics.report import write_report
+from backtest.apps.capacity import capacity_curves
 from backtest.core.ids import CSI300, CSI500, CSI1000, CSI2000, MICROCAP
 from backtest.engine import Benchmark, Book, Context, Engine, EngineConfig, MarketData, Strategy
+from backtest.runs.spec import BookSpec
 
 
 def build_market(n: int, t: int, seed: int = 7) -> MarketData:
@@ -144,6 +148,12 @@ def main(n: int, t: int) -> None:
         path = write_report(results, market, Path(folder) / "report.html")
         reported = time.perf_counter() - start
         size = path.stat().st_size
+    start = time.perf_counter()
+    microcap = BookSpec(
+        name="microcap", strategy=Smallest, params=SmallestParams(), benchmark=csi1000
+    )
+    capacity_curves((market, [microcap]))
+    capacity = time.perf_counter() - start
     figures = {
         "stocks x sessions": f"{n} x {t}",
         "build_market_s": built,
@@ -153,6 +163,7 @@ def main(n: int, t: int) -> None:
         "compare_4_books_s": compared,
         "write_report_4_books_s (incl. prepare)": reported,
         "report_size_kb": size / 1024,
+        "capacity_curve_1_book_4_sizes_s": capacity,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
     }
     for key, value in figures.items():

@@ -73,10 +73,13 @@ def test_neutral_and_dma_draw_down_in_the_crash_from_excess_and_basis_dma_the_mo
 
 
 def test_default_dma_book_meets_a_margin_call_in_the_crash(replay):
-    _, results, _, _ = replay
+    _, results, rows, table = replay
     assert _window(results["dma_ic"], "margin_call") >= 1
     calls = results["dma_ic"].daily.filter(pl.col("margin_call") == 1.0)["date"]
     assert calls.min() >= dt.date(2024, 1, 2)
+    assert rows["dma_ic"]["first_margin_call"] == calls.min()
+    assert rows["dma_ic"]["margin_call_sessions"] == calls.len()
+    assert str(calls.min()) in format_table(table)
 
 
 def test_replay_table_prints_every_book_with_units(replay):

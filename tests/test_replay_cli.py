@@ -27,7 +27,7 @@ def test_replay_prints_the_table_and_saves_every_book(scenario_store_path, tmp_p
     assert main(["replay", "--store", str(store), "--save", "crash", "--quiet"]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
-    assert lines[1].split()[:4] == ["book", "bench", "total", "%"]
+    assert lines[1].split()[:4] == ["book", "bench", "size", "total"]
     books = [line.split()[0] for line in lines[3:9]]
     assert books == BOOKS
     assert f"saved run crash (6 books) in {tmp_path / 'runs.duckdb'}" in out

@@ -30,15 +30,25 @@ class _Page(HTMLParser):
         super().__init__()
         self.images: list[dict[str, str | None]] = []
         self.tables: list[list[list[str]]] = []
+        self.captions: list[str] = []
+        self.folded: list[bool] = []  # per table: inside a <details>
         self.text: list[str] = []
         self._cell: list[str] | None = None
+        self._caption: list[str] | None = None
         self._in_style = False
+        self._details = 0
 
     def handle_starttag(self, tag, attrs):
         if tag == "img":
             self.images.append(dict(attrs))
         elif tag == "table":
             self.tables.append([])
+            self.captions.append("")
+            self.folded.append(self._details > 0)
+        elif tag == "caption":
+            self._caption = []
+        elif tag == "details":
+            self._details += 1
         elif tag == "tr":
             self.tables[-1].append([])
         elif tag in ("td", "th"):
@@ -52,10 +62,17 @@ class _Page(HTMLParser):
             self._cell = None
         elif tag == "style":
             self._in_style = False
+        elif tag == "caption" and self._caption is not None:
+            self.captions[-1] = "".join(self._caption).strip()
+            self._caption = None
+        elif tag == "details":
+            self._details -= 1
 
     def handle_data(self, data):
         if self._cell is not None:
             self._cell.append(data)
+        if self._caption is not None:
+            self._caption.append(data)
         if not self._in_style:
             self.text.append(data)
 
@@ -80,25 +97,74 @@ def page(results, market, tmp_path_factory) -> _Page:
     return parsed
 
 
+def _tables(page: _Page, caption_start: str) -> list[list[list[str]]]:
+    return [
+        t for t, c in zip(page.tables, page.captions, strict=True) if c.startswith(caption_start)
+    ]
+
+
 def test_report_shows_every_book_in_the_headline_and_window_tables(page, results):
     headline = page.tables[0]
+    assert page.captions[0].startswith("Every book at a glance")
     assert [row[0] for row in headline[1:]] == list(results)
-    # two windows, each with Brinson, factor and bucket-weight tables naming both books
-    window_tables = page.tables[2:]
-    assert len(window_tables) == 6
-    for table in window_tables:
+    assert headline[1][1] == "CSI 1000"  # benchmarks by name, not by code
+    # two windows, each with the grouped lines shown and Brinson, factors, buckets folded
+    grouped = _tables(page, "Where the excess came from")
+    assert len(grouped) == 2
+    detail = [_tables(page, start) for start in ("Brinson", "Factors", "Mean weight")]
+    assert [len(tables) for tables in detail] == [2, 2, 2]
+    for table in grouped + [t for tables in detail for t in tables]:
         assert sorted(row[0] for row in table[1:]) == sorted(results)
+    folded = dict(zip(page.captions, page.folded, strict=True))
+    assert not any(folded[c] for c in page.captions if c.startswith("Where the excess"))
+    assert all(folded[c] for c in page.captions if c.startswith(("Brinson", "Factors")))
 
 
-def test_report_embeds_one_stacked_figure_per_book_and_three_run_figures(page, results):
-    assert len(page.images) == len(results) + 3
+def test_report_groups_attribution_into_a_handful_of_lines(page):
+    header = _tables(page, "Where the excess came from")[0][0]
+    lines = header[header.index("excess") + 1 :]
+    assert set(lines) <= {"stock selection", "trading", "costs", "hedge", "financing", "other"}
+    assert {"stock selection", "trading", "costs"} <= set(lines)
+
+
+def test_report_has_a_tear_sheet_block_per_book(page, results):
+    for name in results:
+        for start in ("yearly returns", "monthly returns", "five worst drawdowns", "top holdings"):
+            assert len(_tables(page, f"{name}: {start}")) == 1, (name, start)
+        assert len(_tables(page, f"{name}: crash diagnostics")) == 1
+    runs = _tables(page, "Runs")[0]
+    assert runs[0][-2:] == ["run hash", "parameters"]
+    assert all(len(row[-2]) == 64 for row in runs[1:])
+
+
+def test_report_monthly_table_compounds_to_the_yearly_figures(page, results):
+    for name in results:
+        yearly = _tables(page, f"{name}: yearly returns")[0]
+        monthly = _tables(page, f"{name}: monthly returns")[0]
+        assert monthly[0][0:2] == ["year", "series"] and monthly[0][-1] == "year"
+        by_year = {row[0]: row for row in yearly[1:]}
+        for row in monthly[1:]:
+            if row[1] == "book":
+                months = [float(c.rstrip("%")) / 100 for c in row[2:-1] if c != "–"]
+                compounded = np.prod([1 + m for m in months]) - 1
+                # months are shown to 0.1 %: allow the rounding of each
+                assert compounded == pytest.approx(float(row[-1].rstrip("%")) / 100, abs=3e-3)
+                year_book = float(by_year[row[0]][yearly[0].index("book")].rstrip("%"))
+                assert year_book == pytest.approx(float(row[-1].rstrip("%")), abs=0.051)
+
+
+def test_report_embeds_the_tear_sheet_figures(page, results):
     alts = [image["alt"] for image in page.images]
-    assert alts[: len(results)] == [f"cumulative excess {name}" for name in results]
-    assert alts[len(results) :] == [
+    assert alts[:7] == [
+        "equity against the benchmark",
+        "cumulative excess",
         "drawdowns",
-        "active size exposure",
-        "fill rate and backlog in the crash",
+        "rolling figures",
+        "exposures and hedge ratio",
+        "holdings and concentration",
+        "crash diagnostics",
     ]
+    assert alts[7:] == [f"cumulative excess {name}" for name in results] + ["active size exposure"]
     for image in page.images:
         source = image["src"] or ""
         assert source.startswith("data:image/png;base64,")
@@ -113,15 +179,19 @@ def test_report_tables_have_no_nan_or_inf_text(page):
                 assert not re.search(r"-0\.0+%", cell), cell
 
 
-def test_report_window_attribution_columns_add_up_to_the_excess(page):
-    brinson = page.tables[2]
-    header = brinson[0]
-    first_component = header.index("excess_return") + 1
-    for row in brinson[1:]:
-        values = [float(cell.rstrip("%")) for cell in row[first_component:]]
-        excess = float(row[header.index("excess_return")].rstrip("%"))
-        # cells are rounded to 0.01 %: allow one rounding step per component
-        assert sum(values) == pytest.approx(excess, abs=0.006 * len(values))
+@pytest.mark.parametrize(
+    ("caption", "excess_column"),
+    [("Brinson", "excess_return"), ("Where the excess came from", "excess")],
+)
+def test_report_window_attribution_columns_add_up_to_the_excess(page, caption, excess_column):
+    for table in _tables(page, caption):
+        header = table[0]
+        first_component = header.index(excess_column) + 1
+        for row in table[1:]:
+            values = [float(cell.rstrip("%")) for cell in row[first_component:]]
+            excess = float(row[header.index(excess_column)].rstrip("%"))
+            # cells are rounded to 0.01 %: allow one rounding step per component
+            assert sum(values) == pytest.approx(excess, abs=0.006 * len(values))
 
 
 def test_report_is_self_contained(page):

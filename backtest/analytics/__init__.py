@@ -15,6 +15,24 @@ Books of a run side by side
 - :func:`attribute_books`: the same for several books of one run, market inputs computed once.
 - :func:`book_returns`: a book's daily returns ``E_t / E_{t-1} - 1`` from its ledger.
 
+Tear sheet (one book against its benchmark; every book side by side in the report)
+------------------------------------------------------------------------------------
+- :func:`period_returns` / :func:`period_table`: monthly and yearly returns of book,
+  benchmark and excess, each compounded; the calendar table of the report.
+- :func:`rolling_figures`: rolling 60-session volatility, Sharpe, beta and tracking error.
+- :func:`worst_drawdowns`: the five worst drawdowns (peak, trough, recovery, depth, length).
+- :func:`exposures`: gross and net exposure and the hedge ratio per session.
+- :func:`holdings_concentration` / :func:`top_holdings`: names held, top-10 share,
+  effective number of names; the largest positions.
+- :func:`trade_shortfall`: unfilled sell notional and the share of target reached per session.
+- :func:`pm_attribution`: a linked attribution summed into stock selection, trading, costs,
+  hedge, financing and other.
+- :func:`returns_pandas`: the book's and its benchmark's daily returns as pandas Series (for
+  quantstats, empyrical, pyfolio).
+- figures: :func:`equity_figure`, :func:`excess_figure`, :func:`rolling_figure`,
+  :func:`exposure_figure`, :func:`holdings_figure`, :func:`shortfall_figure`,
+  :func:`capacity_figure`.
+
 Report and figures
 ------------------
 - :func:`write_report`: write the self-contained HTML report of a run to a file.
@@ -124,6 +142,23 @@ from backtest.analytics.metrics import (
     sharpe_ratio,
     tracking_error,
 )
+from backtest.analytics.tearsheet import (
+    period_returns,
+    period_table,
+    rolling_figures,
+    worst_drawdowns,
+)
+from backtest.analytics.tearsheet_book import (
+    PM_GROUPS,
+    BookSeries,
+    book_series,
+    exposures,
+    holdings_concentration,
+    pm_attribution,
+    returns_pandas,
+    top_holdings,
+    trade_shortfall,
+)
 
 if TYPE_CHECKING:
     from backtest.analytics.plots import (
@@ -133,6 +168,15 @@ if TYPE_CHECKING:
         drawdowns_figure,
     )
     from backtest.analytics.report import render_report, write_report
+    from backtest.analytics.tearsheet_figures import (
+        capacity_figure,
+        equity_figure,
+        excess_figure,
+        exposure_figure,
+        holdings_figure,
+        rolling_figure,
+        shortfall_figure,
+    )
 
 # The figures and the report need matplotlib, which takes about a second to import (as long as
 # the rest of this package): they load on first use, so that the metrics and the attribution
@@ -144,6 +188,18 @@ _LOADED_ON_FIRST_USE = {
     "drawdowns_figure": "backtest.analytics.plots",
     "render_report": "backtest.analytics.report",
     "write_report": "backtest.analytics.report",
+    **dict.fromkeys(
+        (
+            "capacity_figure",
+            "equity_figure",
+            "excess_figure",
+            "exposure_figure",
+            "holdings_figure",
+            "rolling_figure",
+            "shortfall_figure",
+        ),
+        "backtest.analytics.tearsheet_figures",
+    ),
 }
 
 
@@ -167,10 +223,12 @@ __all__ = [
     "FACTOR_NAMES",
     "FINANCING_COMPONENTS",
     "HEDGE_COMPONENTS",
+    "PM_GROUPS",
     "ROUND_OFF_TOLERANCE",
     "SESSIONS_PER_YEAR",
     "AttributionIdentityError",
     "BookAttribution",
+    "BookSeries",
     "BrinsonAttribution",
     "Drawdown",
     "ExposureConfig",
@@ -185,9 +243,11 @@ __all__ = [
     "attribute_books",
     "attribution_frame",
     "book_returns",
+    "book_series",
     "brinson_fachler",
     "brinson_fachler_day",
     "cap_bucket_codes",
+    "capacity_figure",
     "carino_coefficients",
     "check_attribution_identity",
     "compare",
@@ -201,10 +261,16 @@ __all__ = [
     "daily_turnover",
     "drawdowns",
     "drawdowns_figure",
+    "equity_figure",
+    "excess_figure",
     "excess_returns",
+    "exposure_figure",
+    "exposures",
     "factor_attribution",
     "factor_returns",
     "hit_rate",
+    "holdings_concentration",
+    "holdings_figure",
     "information_ratio",
     "link_attribution",
     "link_components",
@@ -212,11 +278,21 @@ __all__ = [
     "max_drawdown",
     "max_drawdown_details",
     "performance_summary",
+    "period_returns",
+    "period_table",
+    "pm_attribution",
     "raw_style_exposures",
     "render_report",
+    "returns_pandas",
+    "rolling_figure",
+    "rolling_figures",
     "sharpe_ratio",
+    "shortfall_figure",
     "standardise",
     "style_exposures",
+    "top_holdings",
     "tracking_error",
+    "trade_shortfall",
+    "worst_drawdowns",
     "write_report",
 ]

@@ -49,6 +49,7 @@ from backtest.analytics.metrics import (
     sharpe_ratio,
     tracking_error,
 )
+from backtest.market.calendar import all_sessions
 
 if TYPE_CHECKING:
     from backtest.engine.result import Result
@@ -111,6 +112,42 @@ def window_returns(
         return None
     book, index = portfolio[inside], benchmark[inside]
     return cumulative_return(book), cumulative_return(index), cumulative_excess_return(book, index)
+
+
+def window_gap(result: Result, start: DateLike, end: DateLike) -> str | None:
+    """Return why a window is left blank for a book, or None when it is measured.
+
+    A window is measured from the last close before its first session (:func:`window_returns`;
+    from the initial cash when that session is the run's first: book and benchmark both start
+    in cash). It is left blank, with this reason, when no session of the run falls in
+    ``[start, end]``, or when the run starts after the window's first exchange session (the
+    SSE calendar, :func:`backtest.market.calendar.all_sessions`): the part of the window
+    before the run is unknown, and a figure over the rest would pass for the window's.
+
+    Examples
+    --------
+    >>> import datetime as dt, polars as pl
+    >>> class Run:  # a stand-in with the one frame this reads
+    ...     daily = pl.DataFrame({"date": [dt.date(2024, 1, 3), dt.date(2024, 1, 4)]})
+    >>> window_gap(Run(), "2023-01-01", "2023-12-31")
+    'no session of the run in 2023-01-01..2023-12-31 (it starts 2024-01-03)'
+    >>> window_gap(Run(), "2024-01-01", "2024-02-07")
+    'the run starts 2024-01-03, after the window opened on 2024-01-02'
+    >>> window_gap(Run(), "2024-01-03", "2024-02-07") is None
+    True
+    """
+    dates = result.daily["date"].to_numpy().astype("datetime64[D]")
+    first = np.asarray(start).astype("datetime64[D]")
+    last = np.asarray(end).astype("datetime64[D]")
+    inside = dates[(dates >= first) & (dates <= last)]
+    if inside.size == 0:
+        return f"no session of the run in {first}..{last} (it starts {dates[0]})"
+    calendar = all_sessions().astype("datetime64[D]")
+    if calendar.size and calendar[0] <= first:
+        opened = calendar[(calendar >= first) & (calendar <= last)]
+        if opened.size and opened[0] < dates[0]:
+            return f"the run starts {dates[0]}, after the window opened on {opened[0]}"
+    return None
 
 
 def _date_or_none(value: np.datetime64 | None) -> Any:

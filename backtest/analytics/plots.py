@@ -19,11 +19,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 from matplotlib.figure import Figure
+from matplotlib.ticker import PercentFormatter
 from numpy.typing import NDArray
 
 from backtest.analytics.attribution import AttributionKind, BookAttribution, book_returns
 from backtest.analytics.linking import DateLike, LinkingMethod, link_attribution
 from backtest.analytics.metrics import drawdowns
+from backtest.core.ids import index_name
 
 if TYPE_CHECKING:
     from backtest.engine.result import Result
@@ -53,6 +55,16 @@ COMPONENT_GROUPS: dict[str, tuple[str, ...]] = {
 #: The January-February 2024 crash, as shown in :func:`crash_trading_figure`.
 CRASH_WINDOW: tuple[str, str] = ("2024-01-02", "2024-02-29")
 _FIGURE_SIZE = (9.0, 4.2)
+
+
+def _fixed_figure(size: tuple[float, float]) -> Figure:
+    """A figure with fixed margins (constrained layout costs about 0.3 s a panel to draw)."""
+    figure = Figure(figsize=size)
+    width, height = size
+    figure.subplots_adjust(
+        left=0.8 / width, right=0.98, bottom=0.45 / height, top=1.0 - 0.35 / height, hspace=0.3
+    )
+    return figure
 
 
 def grouped_components(frame: pl.DataFrame) -> pl.DataFrame:
@@ -90,7 +102,7 @@ def cumulative_excess_figure(
     names = [c for c in linked.columns if c not in _LINKED_RESERVED]
     dates = linked["end"].to_numpy()
     values = linked.select(names).to_numpy().astype(np.float64).T
-    figure = Figure(figsize=_FIGURE_SIZE, layout="constrained")
+    figure = _fixed_figure(_FIGURE_SIZE)
     axes = figure.add_subplot()
     colours = [_colour(k) for k in range(len(names))]
     axes.stackplot(dates, np.clip(values, 0.0, None), colors=colours, labels=names, alpha=0.85)
@@ -98,10 +110,11 @@ def cumulative_excess_figure(
     axes.plot(dates, linked["excess_return"].to_numpy(), color="black", lw=1.6, label="excess")
     axes.axhline(0.0, color="grey", lw=0.6)
     axes.set_title(
-        f"{attribution.book}: cumulative excess over {attribution.benchmark} by component "
+        f"{attribution.book}: cumulative excess over {index_name(attribution.benchmark)} by "
+        "component "
         f"({kind}, {method} linking)"
     )
-    axes.set_ylabel("return (fraction)")
+    axes.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
     axes.legend(loc="upper left", fontsize=7, ncol=4, frameon=False)
     return figure
 
@@ -115,19 +128,19 @@ def _colour(index: int) -> str:
 
 def drawdowns_figure(results: Sequence[Result]) -> Figure:
     """Return every book's drawdown ``W_t / max_{s<=t} W_s - 1`` on one axis."""
-    figure = Figure(figsize=_FIGURE_SIZE, layout="constrained")
+    figure = _fixed_figure(_FIGURE_SIZE)
     axes = figure.add_subplot()
     for result in results:
         axes.plot(_dates(result), drawdowns(book_returns(result)), lw=1.2, label=result.book)
     axes.set_title("Drawdown from the high-water mark")
-    axes.set_ylabel("drawdown (fraction)")
+    axes.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
     axes.legend(loc="lower left", fontsize=8, frameon=False)
     return figure
 
 
 def active_size_exposure_figure(attributions: Mapping[str, BookAttribution]) -> Figure:
     """Return every book's active exposure to ``size`` (standardised units) over time."""
-    figure = Figure(figsize=_FIGURE_SIZE, layout="constrained")
+    figure = _fixed_figure(_FIGURE_SIZE)
     axes = figure.add_subplot()
     for name, attribution in attributions.items():
         exposure = attribution.active_exposure
@@ -177,7 +190,7 @@ def crash_trading_figure(
     inside = any(
         result.daily.filter(pl.col("date").is_between(first, last)).height for result in results
     )
-    figure = Figure(figsize=(_FIGURE_SIZE[0], 6.0), layout="constrained")
+    figure = _fixed_figure((_FIGURE_SIZE[0], 6.0))
     rate_axes, backlog_axes = figure.subplots(2, 1, sharex=True)
     for result in results:
         frame = fill_rates(result)

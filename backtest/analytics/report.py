@@ -1,16 +1,23 @@
-"""The HTML report of a run: one self-contained page with every book.
+"""The HTML report of a run: one self-contained page, a tear sheet for every book.
 
-:func:`write_report` lays out, for the books of a run (their results and the
-:class:`MarketData` they ran on):
+:func:`write_report` lays out, for the books of one or several runs (their results and the
+:class:`MarketData` they ran on), percentages everywhere and benchmarks by name:
 
-1. the headline table (:func:`backtest.analytics.compare.compare`), every book side by side;
-2. for each window (default 2023 and the 2024 crash), the linked attribution of the excess
-   return of every book: Brinson-Fachler by cap bucket with cost, hedge and financing lines,
-   then factors (market, size, beta, liquidity, reversal, specific) with the same lines;
-   columns add up to the excess (Cariño linking);
-3. the average weights by cap bucket, book against benchmark, in each window;
-4. figures: cumulative excess stacked by component (one per book), drawdowns, active size
-   exposure, fill rate and backlog in the crash.
+1. the headline: the figures a PM reads first (size, return, volatility, Sharpe, drawdown,
+   excess, tracking error, IR, costs, turnover), every book side by side, with the full
+   :func:`~backtest.analytics.compare.compare` table folded under it; then the runs (strategy,
+   parameters, range, run hash);
+2. figures, every book on each (:mod:`backtest.analytics.tearsheet_figures`): equity against
+   the benchmark (log scale), cumulative excess, drawdowns, rolling 60-session volatility,
+   Sharpe, beta and tracking error, gross and net exposure and hedge ratio, holdings and
+   concentration, crash diagnostics (unfilled sell notional, share of target reached);
+3. for each window (default 2023 and the 2024 crash), the linked attribution of each book's
+   excess in six lines (stock selection, trading, costs, hedge, financing, other), with the
+   detail folded under it: Brinson-Fachler by cap bucket, factors, weights by bucket;
+4. the capacity curve (the same books at 0.1 to 10 bn CNY), when given;
+5. one block per book: yearly and monthly returns (book, benchmark, excess), the five worst
+   drawdowns, the crash diagnostics and the top holdings;
+6. folded: each book's cumulative excess stacked by component and the active size exposure.
 
 Figures are embedded as base64 PNG, tables as HTML; the page needs no other file and no
 network. Missing values (a window without sessions, a ratio of a flat series) show as "–".
@@ -21,10 +28,8 @@ network. Missing values (a window without sessions, a ratio of a flat series) sh
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import html
-import io
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -32,26 +37,40 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
-from matplotlib.figure import Figure
 
 from backtest.analytics.attribution import AttributionKind, BookAttribution, attribute_books
 from backtest.analytics.attribution_market import DEFAULT_WINDOWS, AttributionConfig
 from backtest.analytics.compare import as_result_list, compare
+from backtest.analytics.html_parts import (
+    MISSING,
+    STYLE,
+    details,
+    figure_html,
+    html_table,
+)
+from backtest.analytics.html_parts import format_value as format_value  # re-exported
 from backtest.analytics.linking import DateLike, link_attribution
 from backtest.analytics.plots import (
+    CRASH_WINDOW,
     active_size_exposure_figure,
-    crash_trading_figure,
     cumulative_excess_figure,
-    drawdowns_figure,
     grouped_components,
 )
+from backtest.analytics.tearsheet_book import book_series, pm_attribution
+from backtest.analytics.tearsheet_html import (
+    book_section,
+    capacity_section,
+    figures_section,
+    headline_section,
+    runs_section,
+)
+from backtest.core.ids import index_name
 
 if TYPE_CHECKING:
     from backtest.engine.result import Result
     from backtest.market.panel import MarketData
 
-MISSING = "–"
-#: compare() columns formatted as percentages in the headline table.
+#: compare() columns formatted as percentages in the full headline table.
 PERCENT_COLUMNS: tuple[str, ...] = (
     "total_return",
     "annualised_return",
@@ -64,62 +83,6 @@ PERCENT_COLUMNS: tuple[str, ...] = (
     "mean_daily_turnover",
     "fill_rate",
 )
-_STYLE = """
-body { font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif; margin: 2em;
-       color: #222; max-width: 1400px; }
-h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; } h3 { font-size: 1.05em; }
-table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.82em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
-th { background: #f2f2f2; } td:first-child, th:first-child { text-align: left; }
-.negative { color: #b2182b; } .note { color: #555; font-size: 0.85em; }
-img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
-"""
-
-
-def format_value(value: Any, *, percent: bool = False) -> str:
-    """Return a table cell's text: ``MISSING`` for None/NaN/inf, percentages with 2 decimals.
-
-    >>> format_value(0.01234, percent=True), format_value(float("nan")), format_value(3)
-    ('1.23%', '–', '3')
-    """
-    if value is None:
-        return MISSING
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return MISSING
-        if percent:
-            return f"{round(value * 100, 2) + 0.0:.2f}%"
-        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3f}"
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return html.escape(str(value))
-
-
-def html_table(
-    frame: pl.DataFrame, *, percent_columns: Sequence[str] = (), caption: str | None = None
-) -> str:
-    """Return a polars frame as an HTML table (values through :func:`format_value`)."""
-    head = "".join(f"<th>{html.escape(name)}</th>" for name in frame.columns)
-    body = []
-    for row in frame.iter_rows():
-        cells = []
-        for name, value in zip(frame.columns, row, strict=True):
-            text = format_value(value, percent=name in percent_columns)
-            negative = text.startswith("-") and text.strip("-0.,%") != ""
-            cells.append(f'<td class="negative">{text}</td>' if negative else f"<td>{text}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    title = f"<caption>{html.escape(caption)}</caption>" if caption else ""
-    return f"<table>{title}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
-def figure_html(figure: Figure, *, alt: str, dpi: int = 90) -> str:
-    """Return a figure as an ``<img>`` with an embedded base64 PNG."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi)
-    encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{encoded}">'
 
 
 def window_attribution_table(
@@ -183,85 +146,110 @@ def render_report(
     *,
     windows: Mapping[str, tuple[DateLike, DateLike]] | None = None,
     config: AttributionConfig | None = None,
-    title: str = "A-share crowding backtest: books side by side",
+    capacity: Mapping[str, pl.DataFrame] | None = None,
+    capacity_note: str | None = None,
+    title: str = "A-share backtest: tear sheet, books side by side",
 ) -> str:
-    """Return the report's HTML text (see the module docs); each book against its benchmark."""
+    """Return the report's HTML text (see the module docs); each book against its benchmark.
+
+    ``capacity`` maps books to their :func:`~backtest.apps.capacity.capacity_curves`
+    frames; ``capacity_note`` is shown with them, or instead of them (why there are none).
+    """
     books = as_result_list(results)
     chosen = dict(windows if windows is not None else DEFAULT_WINDOWS)
     headline = compare(books, market, windows=chosen)
     attributions = attribute_books(books, market, config=config)
+    series = [book_series(result, market) for result in books]
     excess_columns = [c for c in headline.columns if c.startswith("excess_")]
     percent = (*PERCENT_COLUMNS, *excess_columns)
     first = min(r.daily["date"][0] for r in books)
     last = max(r.daily["date"][-1] for r in books)
+    crash = chosen.get("crash_2024", CRASH_WINDOW)
+    links = " &middot; ".join(
+        f'<a href="#book-{html.escape(r.book)}">{html.escape(r.book)}</a>' for r in books
+    )
     parts = [
         f"<h1>{html.escape(title)}</h1>",
         f'<p class="note">{len(books)} books, {first} .. {last}; market '
-        f"{market.shape[1]} stocks, {market.shape[0]} sessions. Returns are fractions of the "
-        "previous session's equity; excess = book - benchmark, each compounded; window "
-        "attributions are Cari&ntilde;o-linked and add up to the window's excess.</p>",
+        f"{market.shape[1]} stocks, {market.shape[0]} sessions. Returns in percent of the "
+        "previous session's equity, compounded over each period; excess = book - benchmark, "
+        "each compounded; window attributions are Cari&ntilde;o-linked and add up to the "
+        f"window's excess. Books: {links}</p>",
         "<h2>Headline: every book</h2>",
-        html_table(_headline_view(headline), percent_columns=percent),
-        "<h3>Runs</h3>",
-        html_table(_runs_view(books)),
+        headline_section(headline, percent_columns=percent),
+        runs_section(books),
+        "<h2>Tear sheet: every book side by side</h2>",
+        figures_section(series, books, crash_window=crash),
     ]
     for label, window in chosen.items():
-        parts.append(f"<h2>Window {html.escape(label)}: {window[0]} .. {window[1]}</h2>")
-        brinson = window_attribution_table(attributions, window=window, kind="brinson")
-        if brinson.height == 0:
-            parts.append('<p class="note">No session of the run falls in this window.</p>')
-            continue
-        factors = window_attribution_table(attributions, window=window, kind="factors")
-        numeric = [c for c in brinson.columns if c not in ("book", "benchmark")]
-        parts += [
-            html_table(
-                brinson,
-                percent_columns=numeric,
-                caption="Brinson-Fachler by cap bucket + trading, costs, hedge, financing",
-            ),
-            html_table(
-                factors,
-                percent_columns=[c for c in factors.columns if c not in ("book", "benchmark")],
-                caption="Factors (market, size, beta, liquidity, reversal, specific) + lines",
-            ),
-            html_table(
-                bucket_weight_table(attributions, window=window),
-                caption="Mean weight by cap bucket: book / benchmark",
-            ),
-        ]
-    parts.append("<h2>Figures</h2>")
-    for name, attribution in attributions.items():
-        parts.append(
-            figure_html(cumulative_excess_figure(attribution), alt=f"cumulative excess {name}")
-        )
+        parts.append(f"<h2>Attribution, {html.escape(label)}: {window[0]} .. {window[1]}</h2>")
+        parts.append(_window_section(attributions, window))
     parts += [
-        figure_html(drawdowns_figure(books), alt="drawdowns"),
-        figure_html(active_size_exposure_figure(attributions), alt="active size exposure"),
-        figure_html(crash_trading_figure(books), alt="fill rate and backlog in the crash"),
+        "<h2>Capacity: the same books at 0.1, 1, 5 and 10 bn CNY</h2>",
+        capacity_section(capacity, note=capacity_note),
+        "<h2>Books</h2>",
+        *(
+            book_section(result, one, crash_window=crash)
+            for result, one in zip(books, series, strict=True)
+        ),
+        "<h2>Detail</h2>",
+        details(
+            "Cumulative excess by attribution component, per book; active size exposure",
+            *(
+                figure_html(cumulative_excess_figure(attribution), alt=f"cumulative excess {name}")
+                for name, attribution in attributions.items()
+            ),
+            figure_html(active_size_exposure_figure(attributions), alt="active size exposure"),
+        ),
     ]
     body = "\n".join(parts)
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>"
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>"
         f"<body>\n{body}\n</body></html>\n"
     )
 
 
-def _headline_view(headline: pl.DataFrame) -> pl.DataFrame:
-    """The compare() frame without the columns that belong to the runs table."""
-    return headline.drop("strategy", "complete", "first_date", "last_date", "start_equity_cny")
+def _window_section(
+    attributions: Mapping[str, BookAttribution], window: tuple[DateLike, DateLike]
+) -> str:
+    """The window's attribution in the PM's six lines, with the detail folded under it."""
+    brinson = window_attribution_table(attributions, window=window, kind="brinson")
+    if brinson.height == 0:
+        return '<p class="note">No session of the run falls in this window.</p>'
+    factors = window_attribution_table(attributions, window=window, kind="factors")
+    grouped = pm_attribution(brinson).with_columns(
+        pl.col("benchmark").map_elements(index_name, return_dtype=pl.String)
+    )
 
+    def numeric(frame: pl.DataFrame) -> list[str]:
+        return [c for c in frame.columns if c not in ("book", "benchmark")]
 
-def _runs_view(books: Sequence[Result]) -> pl.DataFrame:
-    return pl.DataFrame(
-        {
-            "book": [r.book for r in books],
-            "strategy": [r.strategy for r in books],
-            "complete": [r.complete for r in books],
-            "first_date": [r.daily["date"][0] for r in books],
-            "last_date": [r.daily["date"][-1] for r in books],
-            "config_hash": [r.config_hash[:12] for r in books],
-        }
+    return html_table(
+        grouped,
+        percent_columns=numeric(grouped),
+        headers={
+            "portfolio_return": "book return",
+            "benchmark_return": "benchmark return",
+            "excess_return": "excess",
+        },
+        caption="Where the excess came from (the lines add up to the excess)",
+    ) + details(
+        "Detail: Brinson-Fachler by cap bucket, factors, weights by bucket",
+        html_table(
+            brinson,
+            percent_columns=numeric(brinson),
+            caption="Brinson-Fachler by cap bucket + trading, costs, hedge, financing",
+        ),
+        html_table(
+            factors,
+            percent_columns=numeric(factors),
+            caption="Factors (market, size, beta, liquidity, reversal, specific) + lines",
+        ),
+        html_table(
+            bucket_weight_table(attributions, window=window),
+            caption="Mean weight by cap bucket: book / benchmark",
+        ),
     )
 
 
@@ -272,6 +260,8 @@ def write_report(
     *,
     windows: Mapping[str, tuple[DateLike, DateLike]] | None = None,
     config: AttributionConfig | None = None,
+    capacity: Mapping[str, pl.DataFrame] | None = None,
+    capacity_note: str | None = None,
 ) -> Path:
     """Write the self-contained HTML report of a run to ``path``; return the path.
 
@@ -286,9 +276,19 @@ def write_report(
         ``label -> (start, end)``; default 2023 and 2024-01-01..2024-02-07.
     config
         Attribution settings (factor windows, regression weights).
+    capacity, capacity_note
+        Capacity curves by book (:func:`backtest.apps.capacity.capacity_curves`), or
+        the sentence shown instead.
     """
     target = Path(path)
-    text = render_report(results, market, windows=windows, config=config)
+    text = render_report(
+        results,
+        market,
+        windows=windows,
+        config=config,
+        capacity=capacity,
+        capacity_note=capacity_note,
+    )
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
     return target

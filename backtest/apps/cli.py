@@ -257,6 +257,12 @@ def _add_report_command(commands: Any) -> None:
         "instead of the benchmark saved with it",
     )
     parser.add_argument("--out", type=Path, default=Path("report.html"), help="HTML file")
+    parser.add_argument(
+        "--capacity",
+        action="store_true",
+        help="re-run the replay's books at 0.1, 1, 5 and 10 bn CNY for the capacity curve "
+        "(an engine pass over four times the books: minutes on the full market)",
+    )
     parser.set_defaults(handler=report.report_main)
 
 

@@ -17,6 +17,8 @@ from typing import Any
 import polars as pl
 
 from backtest import analytics
+from backtest.apps.capacity import capacity_for_report
+from backtest.apps.replay import default_book_specs
 from backtest.engine.benchmark import Benchmark
 from backtest.engine.result import Result
 from backtest.market.panel import MarketData
@@ -81,7 +83,13 @@ def report_main(args: argparse.Namespace) -> int:
         market = MarketData.from_store(store, start=first, end=last)
     # through the package: it loads matplotlib (about 1 s) on first use, so that the other
     # commands of the one parser do not pay for it
-    path = analytics.write_report(books, market, args.out)
+    capacity, note = (
+        None,
+        "run backtest report --capacity to re-run the replay's books at each size",
+    )
+    if args.capacity:
+        capacity, note = capacity_for_report(books, market, default_book_specs())
+    path = analytics.write_report(books, market, args.out, capacity=capacity, capacity_note=note)
     print(f"wrote {path} ({len(books)} books of {', '.join(run_ids)}, {first} .. {last})")
     return 0
 

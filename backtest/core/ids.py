@@ -23,6 +23,7 @@ __all__ = [
     "SSE50",
     "Board",
     "board_of",
+    "index_name",
 ]
 
 Board = Literal["main", "chinext", "star", "bse"]
@@ -46,6 +47,7 @@ INDEX_NAMES: dict[str, str] = {
     CSI1000: "CSI 1000",
     CSI2000: "CSI 2000",
     MICROCAP: "Microcap 400 (equal weight, daily; stands in for Wind 8841431)",
+    SSE50: "SSE 50",
 }
 #: Futures product -> the index it settles on.
 FUTURES_UNDERLYING: dict[str, str] = {"IF": CSI300, "IH": SSE50, "IC": CSI500, "IM": CSI1000}
@@ -70,3 +72,14 @@ def board_of(symbol: str) -> tuple[str, Board]:
     if symbol.startswith(("43", "83", "87", "88", "92")):
         return "BJ", "bse"
     raise ValueError(f"symbol {symbol!r} matches no A-share board prefix (60/688/000/300/8x/92)")
+
+
+def index_name(code: str) -> str:
+    """Return the short name a reader knows an index (or ``"cash"``) by, else the code itself.
+
+    The name is :data:`INDEX_NAMES`' entry without its parenthesised note.
+
+    >>> index_name("000905"), index_name("MICRO400"), index_name("cash"), index_name("peer")
+    ('CSI 500', 'Microcap 400', 'cash', 'peer')
+    """
+    return INDEX_NAMES.get(code, code).split(" (", 1)[0]
