@@ -7,11 +7,11 @@ import math
 import re
 
 import pytest
-from backtest.apps.replay import LEGEND, format_table, replay_table
 from engine_fixtures import synthetic_market
 from report_fixtures import small_market, two_books
 
 from backtest.analytics.compare import compare
+from backtest.apps.replay import LEGEND, format_table, replay_table
 
 
 @pytest.fixture(scope="module")
