@@ -23,7 +23,7 @@ def _book(ledger: Ledger, backlog: Backlog, orders, filled, price, session_index
     rows_int = np.zeros((4, n), dtype=np.int64)
     rows_float = np.zeros((6, n))
     rows_status = np.zeros(n, dtype=np.int8)
-    lines = np.zeros(6)
+    lines = np.zeros(7)
     row_end, cash_delta = apply_session_nb(
         session_index,
         SessionFillRow(
@@ -37,7 +37,7 @@ def _book(ledger: Ledger, backlog: Backlog, orders, filled, price, session_index
             transfer_fee=np.where(orders != 0, 0.1, 0.0),
             status=np.ones(n, dtype=np.int8),
         ),
-        LedgerArrays(ledger.positions, ledger.sellable),
+        LedgerArrays(ledger.positions, ledger.sellable, ledger.traded),
         BacklogArrays(backlog.target_shares, backlog.active, backlog.age),
         FillRecords(rows_int, rows_float, rows_status),
         0,

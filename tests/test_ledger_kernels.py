@@ -188,14 +188,21 @@ def test_apply_session_kernel_equals_twin(case):
     n = orders.size
     outputs = []
     for function in (apply_session_nb, apply_session_py):
-        state = [held.copy(), held.copy(), target.copy(), active.copy(), age.copy()]
+        state = [
+            held.copy(),
+            held.copy(),
+            np.zeros(n, np.int64),
+            target.copy(),
+            active.copy(),
+            age.copy(),
+        ]
         rows = [np.zeros((4, n), np.int64), np.zeros((6, n)), np.zeros(n, np.int8)]
-        lines = np.zeros(6)
+        lines = np.zeros(7)
         row_end, cash = function(
             7,
             SessionFillRow(orders, reference, filled, price, *costs, status),
-            LedgerArrays(*state[:2]),
-            BacklogArrays(*state[2:]),
+            LedgerArrays(*state[:3]),
+            BacklogArrays(*state[3:]),
             FillRecords(*rows),
             0,
             lines,
@@ -207,18 +214,26 @@ def test_apply_session_kernel_equals_twin(case):
     np.testing.assert_array_equal(lines_a, lines_b)
     for a, b in zip(state_a + rows_a, state_b + rows_b, strict=True):
         np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(state_a[2], np.where(orders != 0, filled, 0))  # traded
 
 
 @invariant_settings(100)
 @given(sessions())
 def test_settle_kernel_equals_twin(case):
-    _, reference, _, _, _, _, held, target, active, age = case
+    _, reference, filled, _, _, _, held, target, active, age = case
     n = held.size
     outputs = []
     for function in (settle_nb, settle_py):
-        rows = [np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int32)]
-        totals = function(held, reference, BacklogArrays(target, active, age), SettleRows(*rows))
+        rows = [np.zeros(n, np.int64), np.zeros((4, n + 3), np.int64)]
+        totals = function(
+            5, held, reference, filled, BacklogArrays(target, active, age), SettleRows(*rows, 3)
+        )
         outputs.append((totals, rows))
     assert outputs[0][0] == outputs[1][0]
     for a, b in zip(outputs[0][1], outputs[1][1], strict=True):
         np.testing.assert_array_equal(a, b)
+    _, _, row_end, traded_value = outputs[0][0]
+    remaining = np.where(active, target - held, 0)
+    assert row_end - 3 == int(np.count_nonzero(remaining))
+    np.testing.assert_array_equal(outputs[0][1][1][2, 3:row_end], remaining[remaining != 0])
+    assert traded_value == sum(int(q) * float(m) for q, m in zip(filled, reference, strict=True))

@@ -24,7 +24,7 @@ from backtest.engine.strategy import Context, Strategy
 from backtest.market.features import MarketFeatures
 from backtest.market.panel import MarketData
 
-__all__ = ["LINES", "BookState", "as_books", "take_futures_requests", "take_requests", "trading"]
+__all__ = ["LINES", "BookState", "as_books", "take_futures_requests", "take_requests"]
 
 #: the session's stock lines a book's daily frame reports (CNY)
 LINES = ("impact", "commission", "stamp_duty", "transfer_fee", "buy_notional", "sell_notional")
@@ -48,7 +48,9 @@ class BookState:
         self.ledger = Ledger(n=n, cash=cash)
         self.backlog = Backlog(n)
         # the kernels' views of the ledger and the backlog (their arrays change in place)
-        self.ledger_arrays = LedgerArrays(self.ledger.positions, self.ledger.sellable)
+        self.ledger_arrays = LedgerArrays(
+            self.ledger.positions, self.ledger.sellable, self.ledger.traded
+        )
         self.backlog_arrays = BacklogArrays(
             self.backlog.target_shares, self.backlog.active, self.backlog.age
         )
@@ -76,10 +78,10 @@ class BookState:
         self.previous_equity = cash
         self.previous_holdings = 0.0
         #: the fill kernel's session lines (impact, commission, stamp duty, transfer fee, buys,
-        #: sells), rewritten each open
-        self.lines_buffer = np.zeros(len(LINES))
-        #: this session's fill rows in the recorder's current buffers
-        self.fill_rows = (0, 0)
+        #: sells, the trades at their reference price), rewritten each open
+        self.lines_buffer = np.zeros(len(LINES) + 1)
+        #: ``sum(filled * reference_price)`` of this session's fills (0 without fills)
+        self.traded_at_reference = 0.0
         self.wants_fills = type(book.strategy).on_fill is not Strategy.on_fill
 
     def account_view(self) -> AccountView:
@@ -148,16 +150,6 @@ def take_futures_requests(state: BookState) -> None:
     if state.futures is not None:
         for product, contracts in requests.items():
             state.futures.set_target(product, contracts)
-
-
-def trading(recorder: Recorder, rows: tuple[int, int], mark: np.ndarray) -> float:
-    """``sum(q (mark - ref))`` over a session's fill rows: its trades marked to the close."""
-    start, end = rows
-    if end <= start:
-        return 0.0
-    filled, symbols, reference = recorder.fill_columns(start, end)
-    traded = filled != 0
-    return float(np.sum(filled[traded] * (mark[symbols[traded]] - reference[traded])))
 
 
 def t_of(state: BookState) -> int:

@@ -40,7 +40,6 @@ from backtest.engine.book_state import (
     t_of,
     take_futures_requests,
     take_requests,
-    trading,
 )
 from backtest.engine.clock import Clock, Phase
 from backtest.engine.config import EngineConfig, config_hash, to_plain
@@ -192,7 +191,7 @@ class _Run:
         for state in self.states:
             ledger = state.ledger
             ledger.begin_session()
-            state.fill_rows = (0, 0)
+            state.traded_at_reference = 0.0
             if ratio is not None:
                 ledger.apply_share_ratio(ratio, self.features.mark[t - 1])
                 state.backlog.scale(ratio)
@@ -259,7 +258,7 @@ class _Run:
                 lines,
             )
             state.session_lines = ledger.book_session(cash_delta, lines)
-            state.fill_rows = (row_start, row_end)
+            state.traded_at_reference = float(lines[6])
             recorder.commit_fills(t, row_end)
             if state.wants_fills:
                 state.context._move(t, t)
@@ -328,18 +327,20 @@ class _Run:
         mark = self.features.mark[t]
         for state in self.states:
             ledger, recorder = state.ledger, state.recorder
-            holdings, n_positions, n_backlog = settle_nb(
+            backlog_rows, row_start = recorder.backlog_buffers(self.n)
+            holdings, n_positions, row_end, traded_at_mark = settle_nb(
+                t,
                 ledger.positions,
                 mark,
+                ledger.traded,
                 state.backlog_arrays,
-                SettleRows(
-                    recorder.positions[t], recorder.backlog_shares_row, recorder.backlog_age_row
-                ),
+                SettleRows(recorder.positions[t], backlog_rows, row_start),
             )
-            recorder.commit_backlog(t)
-            recorder.entries[t] = ledger.close_session(
-                mark, state.previous_holdings, trading(recorder, state.fill_rows, mark)
-            )
+            recorder.commit_backlog(row_end)
+            n_backlog = row_end - row_start
+            # the session's trades marked from their reference price to the close
+            trading = traded_at_mark - state.traded_at_reference
+            recorder.entries[t] = ledger.close_session(mark, state.previous_holdings, trading)
             state.previous_holdings = holdings
             equity = ledger.cash + holdings
             lines = state.session_lines

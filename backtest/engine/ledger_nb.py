@@ -29,10 +29,15 @@ class SessionFillRow(NamedTuple):
 
 
 class LedgerArrays(NamedTuple):
-    """A book's stock positions and T+1 sellable shares (``int64[n]``), updated in place."""
+    """A book's stock positions, T+1 sellable shares and the session's traded shares.
+
+    ``int64[n]`` each, updated in place; ``out_traded`` is zeroed by the ledger before each
+    session and summed by :func:`apply_session_nb` (signed shares filled this session).
+    """
 
     out_positions: np.ndarray
     out_sellable: np.ndarray
+    out_traded: np.ndarray
 
 
 class BacklogArrays(NamedTuple):
@@ -52,11 +57,15 @@ class FillRecords(NamedTuple):
 
 
 class SettleRows(NamedTuple):
-    """The recorder's rows of one close: positions, backlog shares, backlog ages."""
+    """Where one close is recorded: the dense positions row and the sparse backlog rows.
+
+    ``out_backlog`` is ``int64[4, capacity]`` (session, symbol, remaining shares, age), written
+    from column ``row_start`` on (the caller guarantees ``n`` free columns).
+    """
 
     out_positions: np.ndarray
-    out_backlog_shares: np.ndarray
-    out_backlog_age: np.ndarray
+    out_backlog: np.ndarray
+    row_start: int
 
 
 @njit(cache=True)
@@ -261,14 +270,17 @@ def apply_session_nb(
 
     Active entries without an order (their target equals the position) retire. Returns
     ``(row_end, cash_delta)`` and writes ``out_lines = [impact, commission, stamp_duty,
-    transfer_fee, buy_notional, sell_notional]`` of the session (CNY).
+    transfer_fee, buy_notional, sell_notional, traded_at_reference]`` of the session (CNY; the
+    last is ``sum(filled * reference_price)``, what the trades are worth before impact); adds
+    the filled shares to ``ledger.out_traded``.
     """
     orders = fills.order_shares
     positions, sellable = ledger.out_positions, ledger.out_sellable
     target, active, age = backlog.target_shares, backlog.out_active, backlog.out_age
     rows_int, rows_float, rows_status = records.out_int, records.out_float, records.out_status
+    traded = ledger.out_traded
     lines = out_lines
-    for k in range(6):
+    for k in range(7):
         lines[k] = 0.0
     cash_delta = 0.0
     row = row_start
@@ -290,6 +302,8 @@ def apply_session_nb(
                 lines[5] -= notional
                 sellable[i] += filled
             positions[i] += filled
+            traded[i] += filled
+            lines[6] += filled * fills.reference_price[i]
         else:
             cash_delta -= fees
         lines[0] += fills.impact[i]
@@ -328,7 +342,7 @@ def apply_session_py(
     """Plain-Python twin of :func:`apply_session_nb`."""
     positions, sellable = ledger.out_positions, ledger.out_sellable
     target, active, age = backlog.target_shares, backlog.out_active, backlog.out_age
-    lines = [0.0] * 6
+    lines = [0.0] * 7
     cash_delta = 0.0
     row = row_start
     for i in range(fills.order_shares.shape[0]):
@@ -352,6 +366,8 @@ def apply_session_py(
                 lines[5] -= notional
                 sellable[i] += filled
             positions[i] += filled
+            ledger.out_traded[i] += filled
+            lines[6] += filled * float(fills.reference_price[i])
         else:
             cash_delta -= fees
         lines[0] += float(fills.impact[i])
@@ -380,56 +396,68 @@ def apply_session_py(
 
 @njit(cache=True)
 def settle_nb(
-    positions: np.ndarray, mark: np.ndarray, backlog: BacklogArrays, out: SettleRows
-) -> tuple[float, int, int]:
-    """Record a session's close: positions, backlog (``target - held`` of active entries), ages.
+    session_index: int,
+    positions: np.ndarray,
+    mark: np.ndarray,
+    traded: np.ndarray,
+    backlog: BacklogArrays,
+    out: SettleRows,
+) -> tuple[float, int, int, float]:
+    """Record a session's close: the positions row and the backlog's non-zero entries.
 
-    Writes the three rows of ``out``; returns ``(holdings_value, n_positions, n_backlog)`` with
-    ``holdings_value`` summed in index order as in :func:`holdings_value_nb`.
+    Writes ``out.out_positions`` and, for every symbol with an active entry still short of its
+    target, one backlog row ``(session, symbol, target - held, age)`` from ``out.row_start``.
+    Returns ``(holdings_value, n_positions, backlog_row_end, traded_at_mark)``:
+    ``holdings_value`` summed in index order as in :func:`holdings_value_nb`, and
+    ``traded_at_mark = sum(traded * mark)``, the session's trades valued at the close.
     """
     target, active, age = backlog.target_shares, backlog.out_active, backlog.out_age
-    positions_row, backlog_row, age_row = (
-        out.out_positions,
-        out.out_backlog_shares,
-        out.out_backlog_age,
-    )
+    positions_row, rows = out.out_positions, out.out_backlog
     holdings = 0.0
+    traded_value = 0.0
     n_positions = 0
-    n_backlog = 0
+    row = out.row_start
     for i in range(positions.shape[0]):
         held = positions[i]
         positions_row[i] = held
         if held != 0:
             holdings += held * mark[i]
             n_positions += 1
+        if traded[i] != 0:
+            traded_value += traded[i] * mark[i]
         remaining = target[i] - held if active[i] else 0
-        backlog_row[i] = remaining
         if remaining != 0:
-            age_row[i] = age[i]
-            n_backlog += 1
-        else:
-            age_row[i] = 0
-    return holdings, n_positions, n_backlog
+            rows[0, row] = session_index
+            rows[1, row] = i
+            rows[2, row] = remaining
+            rows[3, row] = age[i]
+            row += 1
+    return holdings, n_positions, row, traded_value
 
 
 def settle_py(
-    positions: np.ndarray, mark: np.ndarray, backlog: BacklogArrays, out: SettleRows
-) -> tuple[float, int, int]:
+    session_index: int,
+    positions: np.ndarray,
+    mark: np.ndarray,
+    traded: np.ndarray,
+    backlog: BacklogArrays,
+    out: SettleRows,
+) -> tuple[float, int, int, float]:
     """Plain-Python twin of :func:`settle_nb`."""
     holdings = 0.0
+    traded_value = 0.0
     n_positions = 0
-    n_backlog = 0
+    row = out.row_start
     for i in range(positions.shape[0]):
         held = int(positions[i])
         out.out_positions[i] = held
         if held != 0:
             holdings += held * float(mark[i])
             n_positions += 1
+        if traded[i] != 0:
+            traded_value += int(traded[i]) * float(mark[i])
         remaining = int(backlog.target_shares[i]) - held if backlog.out_active[i] else 0
-        out.out_backlog_shares[i] = remaining
         if remaining != 0:
-            out.out_backlog_age[i] = backlog.out_age[i]
-            n_backlog += 1
-        else:
-            out.out_backlog_age[i] = 0
-    return holdings, n_positions, n_backlog
+            out.out_backlog[:, row] = (session_index, i, remaining, int(backlog.out_age[i]))
+            row += 1
+    return holdings, n_positions, row, traded_value

@@ -64,12 +64,15 @@ class Ledger:
         self.entries = np.zeros(len(LINES))
         #: the positions held overnight, after corporate actions (set by :meth:`unlock`)
         self.overnight = np.zeros(n, dtype=np.int64)
+        #: signed shares filled this session (summed by the fill bookkeeping kernel)
+        self.traded = np.zeros(n, dtype=np.int64)
         #: shares paid out in cash by today's corporate actions (``None``: there were none)
         self.fractions: np.ndarray | None = None
 
     def begin_session(self) -> None:
         """Start a session's entries (before its corporate actions)."""
         self.entries[:] = 0.0
+        self.traded[:] = 0
         self.fractions = None
 
     def post(self, line: Line, amount: float) -> None:
@@ -98,7 +101,7 @@ class Ledger:
         """
         self.cash += cash_delta
         named = dict(
-            zip((*COST_KINDS, "buy_notional", "sell_notional"), lines.tolist(), strict=True)
+            zip((*COST_KINDS, "buy_notional", "sell_notional"), lines[:6].tolist(), strict=True)
         )
         for kind, line in zip(COST_KINDS, COST_LINES, strict=True):
             self.costs[kind] += named[kind]

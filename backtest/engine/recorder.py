@@ -32,11 +32,10 @@ class Recorder:
         self.n_positions = np.zeros(days, dtype=np.int64)
         self.backlog_orders = np.zeros(days, dtype=np.int64)
         self.positions = np.zeros((days, n), dtype=np.int64)
-        # the backlog is sparse (a few names wait on most days): one session's dense row is
-        # written here, then only its non-zero entries are kept (session, symbol, shares, age)
-        self.backlog_shares_row = np.zeros(n, dtype=np.int64)
-        self.backlog_age_row = np.zeros(n, dtype=np.int32)
-        self._backlog = np.zeros((4, max(1024, n)), dtype=np.int64)
+        # the backlog is sparse (a few names wait on most days): the close's kernel writes only
+        # its non-zero entries (session, symbol, shares, age), in chunks like the fills
+        self._backlog_chunks: list[np.ndarray] = []
+        self._backlog = np.empty((4, max(1024, 2 * n)), dtype=np.int64)
         self._backlog_rows = 0
         self.status_counts = np.zeros((days, len(STATUS_NAMES)), dtype=np.int64)
         #: the ledger's entries by session and line (CNY)
@@ -77,14 +76,6 @@ class Recorder:
             self._fill_rows = 0
         return self._fill_int, self._fill_float, self._fill_status, self._fill_rows
 
-    def fill_columns(self, start: int, end: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Filled shares, symbol index and reference price of the current buffers' rows."""
-        return (
-            self._fill_int[3, start:end],
-            self._fill_int[1, start:end],
-            self._fill_float[0, start:end],
-        )
-
     def commit_fills(self, session_index: int, row_end: int) -> None:
         """Close a session's fill rows (written by the kernel) and count their statuses."""
         statuses = self._fill_status[self._fill_rows : row_end]
@@ -93,17 +84,22 @@ class Recorder:
         ]
         self._fill_rows = row_end
 
-    def commit_backlog(self, session_index: int) -> None:
-        """Keep the non-zero entries of the session's backlog row (written by ``settle_nb``)."""
-        symbols = np.flatnonzero(self.backlog_shares_row)
-        start, end = self._backlog_rows, self._backlog_rows + symbols.size
-        if end > self._backlog.shape[1]:
-            self._backlog = _grow(self._backlog, max(end, 2 * self._backlog.shape[1]))
-        self._backlog[0, start:end] = session_index
-        self._backlog[1, start:end] = symbols
-        self._backlog[2, start:end] = self.backlog_shares_row[symbols]
-        self._backlog[3, start:end] = self.backlog_age_row[symbols]
-        self._backlog_rows = end
+    def backlog_buffers(self, extra: int) -> tuple[np.ndarray, int]:
+        """Return the backlog buffer (``int64[4, capacity]``) with ``extra`` free columns.
+
+        A full buffer is kept as a finished chunk and a new one twice the size is started.
+        """
+        rows = self._backlog_rows
+        if rows + extra > self._backlog.shape[1]:
+            if rows:
+                self._backlog_chunks.append(self._backlog[:, :rows])
+            self._backlog = np.empty((4, max(extra, 2 * self._backlog.shape[1])), dtype=np.int64)
+            self._backlog_rows = 0
+        return self._backlog, self._backlog_rows
+
+    def commit_backlog(self, row_end: int) -> None:
+        """Close a session's backlog rows (written by ``settle_nb``)."""
+        self._backlog_rows = row_end
 
     def _finished_fill_chunks(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Every fill row recorded so far, as chunks in order (views; joined when read)."""
@@ -156,7 +152,7 @@ class Recorder:
             mark=mark[:done],
             equity=self.daily["equity"][:done],
             positions=self.positions[:done],
-            backlog=self._backlog[:, : self._backlog_rows],
+            backlog=_joined([*self._backlog_chunks, self._backlog[:, : self._backlog_rows]]),
             status_counts=self.status_counts[:done],
             entries=self.entries[:done],
             fill_chunks=self._finished_fill_chunks(),
@@ -279,7 +275,6 @@ class _LongTables:
         )
 
 
-def _grow(array: np.ndarray, capacity: int) -> np.ndarray:
-    out = np.zeros((array.shape[0], capacity), dtype=array.dtype)
-    out[:, : array.shape[1]] = array
-    return out
+def _joined(chunks: list[np.ndarray]) -> np.ndarray:
+    """The chunks side by side (the one chunk itself when there is one)."""
+    return chunks[0] if len(chunks) == 1 else np.concatenate(chunks, axis=1)
