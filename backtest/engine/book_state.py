@@ -42,6 +42,7 @@ class BookState:
         lot_size: np.ndarray,
         min_lot: np.ndarray,
         plan: ContractPlan,
+        moved_prices: Mapping[str, np.ndarray] | None = None,
     ) -> None:
         days, n = market.shape
         self.book = book
@@ -73,6 +74,7 @@ class BookState:
             min_lot=min_lot,
             account=self.account_view if self.hedged else None,
             trades_futures=self.futures is not None,
+            moved_prices=moved_prices,
         )
         self.session_lines: dict[str, float] = dict.fromkeys(LINES, 0.0)
         self.previous_equity = cash

@@ -25,6 +25,7 @@ from backtest.execution.models import (
     ParticipationCap,
     SquareRootImpact,
 )
+from backtest.execution.propagator_nb import Propagator
 from backtest.rules.ashare import MarketRules
 from backtest.rules.presets import CHINA_A_2023_2024
 
@@ -65,7 +66,13 @@ class EngineConfig:
         (:class:`~backtest.execution.models.ParticipationCap`) and pays square-root impact on
         its own participation with ``impact_coefficient``
         (:class:`~backtest.execution.models.SquareRootImpact`): books do not share liquidity.
-        A model given here replaces the parameter it carries.
+        A model given here replaces the parameter it carries. The shared-market pair is
+        :class:`~backtest.execution.crowd.SharedProRata` and
+        :class:`~backtest.execution.crowd.CrowdSquareRoot`.
+    propagator
+        Lasting impact (:class:`~backtest.execution.propagator_nb.Propagator`): the books' net
+        flow moves later prices for every book (marks, closes the strategies see, the next
+        sessions' reference prices and locks). ``None`` (default): prices are the market's.
     """
 
     execution_price: ExecutionPrice = "open"
@@ -78,6 +85,7 @@ class EngineConfig:
     rules: MarketRules = field(default=CHINA_A_2023_2024.equities)
     liquidity: LiquidityModel | None = None
     impact: ImpactModel | None = None
+    propagator: Propagator | None = None
 
     def liquidity_model(self) -> LiquidityModel:
         """The liquidity model the Exchange uses (see ``liquidity``)."""
@@ -100,6 +108,10 @@ class EngineConfig:
         if self.impact is not None and not isinstance(self.impact, ImpactModel):
             raise ValueError(
                 f"impact must be an ImpactModel (e.g. SquareRootImpact(0.8)), got {self.impact!r}"
+            )
+        if self.propagator is not None and not isinstance(self.propagator, Propagator):
+            raise ValueError(
+                f"propagator must be a Propagator (e.g. Propagator()), got {self.propagator!r}"
             )
         if self.execution_price not in EXECUTION_PRICES:
             raise ValueError(

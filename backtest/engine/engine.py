@@ -133,11 +133,20 @@ class _Run:
                 ),
                 commission_rate=rules.commission_rate,
                 min_commission=rules.min_commission_cny,
+                mark=self.features.mark,
+                close=market["close"],
             ),
             liquidity=config.liquidity_model(),
             impact=config.impact_model(),
             fallback_volatility=config.fallback_volatility,
+            propagator=config.propagator,
         )
+        # the prices positions are marked at: the market's, or the crowd's moved ones (rows
+        # written at each close by the Exchange; never read beyond the current session)
+        self.mark = self.exchange.marks
+        moved: dict[str, np.ndarray] | None = None
+        if config.propagator is not None:
+            moved = {"close": self.exchange.closes, "mark": self.exchange.marks}
         self.data_range = market.data_range()
         plan = ContractPlan(market)
         self.states = [
@@ -149,6 +158,7 @@ class _Run:
                 self.lot_size,
                 self.min_lot,
                 plan,
+                moved_prices=moved,
             )
             for b in books
         ]
@@ -193,7 +203,7 @@ class _Run:
             ledger.begin_session()
             state.traded_at_reference = 0.0
             if ratio is not None:
-                ledger.apply_share_ratio(ratio, self.features.mark[t - 1])
+                ledger.apply_share_ratio(ratio, self.mark[t - 1])
                 state.backlog.scale(ratio)
             ledger.unlock()
             state.session_lines = dict.fromkeys(LINES, 0.0)
@@ -206,7 +216,7 @@ class _Run:
 
     def open(self, t: int) -> None:
         """Every book's backlog through the Exchange in one call; book the fills; ``on_fill``."""
-        features = self.features
+        mark = self.mark
         trading: list[tuple[BookState, np.ndarray, float]] = []
         for state in self.states:
             ledger = state.ledger
@@ -219,7 +229,7 @@ class _Run:
                 continue
             cash_available = max(ledger.cash, 0.0)
             if state.financing is not None:
-                previous_mark = features.mark[t - 1] if t > 0 else features.mark[0]
+                previous_mark = mark[t - 1] if t > 0 else mark[0]
                 cash_available = state.financing.buying_power(
                     ledger.cash, ledger.equity(previous_mark)
                 )
@@ -273,7 +283,7 @@ class _Run:
         sell), or, with ``block_liquidation``, every stock order is cancelled (the account is
         frozen) and the hedge is held at its size, still rolled before expiry.
         """
-        mark = self.features.mark[t]
+        mark = self.exchange.close(t)
         for state in self.states:
             futures, financing = state.futures, state.financing
             if futures is not None:
@@ -324,7 +334,7 @@ class _Run:
 
     def settle(self, t: int) -> None:
         """Record the session's rows of every book (preallocated arrays)."""
-        mark = self.features.mark[t]
+        mark = self.mark[t]
         for state in self.states:
             ledger, recorder = state.ledger, state.recorder
             backlog_rows, row_start = recorder.backlog_buffers(self.n)
@@ -386,7 +396,7 @@ class _Run:
                 benchmark=book.benchmark,
                 dates=self.market.dates,
                 symbols=self.market.symbols,
-                mark=self.features.mark,
+                mark=self.mark,
                 complete=complete,
             )
         return out

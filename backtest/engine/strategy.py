@@ -145,8 +145,11 @@ class Context:
         min_lot: np.ndarray,
         account: Callable[[], AccountView] | None = None,
         trades_futures: bool = False,
+        moved_prices: Mapping[str, np.ndarray] | None = None,
     ) -> None:
         self.book = book
+        # the crowd's moved "close" and "mark" (lasting impact on), read instead of the market's
+        self._moved: Mapping[str, np.ndarray] = {} if moved_prices is None else moved_prices
         self._account = account
         self._trades_futures = trades_futures
         self._pending_futures: dict[str, int] = {}
@@ -237,6 +240,8 @@ class Context:
         return view
 
     def _field(self, field: str) -> np.ndarray:
+        if field in self._moved:
+            return self._moved[field]
         if field in DERIVED_FIELDS:
             return getattr(self._features, field)
         if field in self._market.fields:
@@ -287,7 +292,8 @@ class Context:
     def _mark_row(self) -> np.ndarray:
         if self._visible_end == 0:
             return np.zeros(self._market.shape[1])
-        return self._features.mark[self._visible_end - 1]
+        mark = self._moved.get("mark", self._features.mark)
+        return mark[self._visible_end - 1]
 
     # ------------------------------------------------------------------ futures and financing
     @property

@@ -46,6 +46,12 @@ from backtest.execution.models import (
     ParticipationCap,
     SquareRootImpact,
 )
+from backtest.execution.propagator_nb import (
+    Propagator,
+    empty_impact_state,
+    moved_prices,
+    propagate_nb,
+)
 
 __all__ = ["Exchange", "ExchangeMarket"]
 
@@ -77,6 +83,9 @@ class ExchangeMarket:
     transfer_fee_rate: np.ndarray
     commission_rate: float = 0.00025
     min_commission: float = 5.0
+    #: ``(days, n)`` the fundamental mark and close (needed only with a propagator)
+    mark: np.ndarray | None = None
+    close: np.ndarray | None = None
 
     @classmethod
     def unlimited(
@@ -88,6 +97,7 @@ class ExchangeMarket:
         min_lot: np.ndarray,
         stamp_duty_rate: float = 0.0005,
         transfer_fee_rate: float = 0.00001,
+        close: np.ndarray | None = None,
     ) -> ExchangeMarket:
         """A market without limits, locks, suspensions or known volatility (examples, tests)."""
         shape = np.shape(reference_price)
@@ -105,6 +115,8 @@ class ExchangeMarket:
             min_lot=np.asarray(min_lot, dtype=np.int64),
             stamp_duty_rate=np.full(days, stamp_duty_rate),
             transfer_fee_rate=np.full(days, transfer_fee_rate),
+            mark=None if close is None else np.asarray(close, dtype=np.float64),
+            close=None if close is None else np.asarray(close, dtype=np.float64),
         )
 
 
@@ -120,6 +132,29 @@ class Exchange:
         ``Y = 0.8`` on its own participation).
     fallback_volatility
         ``sigma`` of the impact law where the volatility is unknown (NaN).
+    propagator
+        Lasting impact (:class:`~backtest.execution.propagator_nb.Propagator`), or ``None``
+        (default): prices are the scenario's and nobody's trading moves them.
+
+    Lasting impact and time
+    -----------------------
+    With a propagator the Exchange keeps one state per stock, the crowd's cumulative decayed
+    impact ``I`` (:mod:`backtest.execution.propagator_nb`), and the prices the books see are
+    the fundamental ones moved by it. Session ``t`` runs in this order, so the fills of ``t``
+    move prices from ``t``'s close onwards and never before:
+
+    1. :meth:`open` (``t``): the reference price is ``ref_t * (1 + I_{t-1})`` clipped to the
+       session's limits; a moved reference at or beyond a limit locks the stock on that side
+       (on top of the scenario's own locks); the books' net filled shares are added to the
+       session's flow;
+    2. :meth:`close` (``t``): ``I_t`` from ``I_{t-1}`` and the session's flow (one
+       :func:`~backtest.execution.propagator_nb.propagate_nb` call, even without fills: the
+       transient part decays); row ``t`` of :attr:`marks` and :attr:`closes` becomes the
+       fundamental row moved by ``I_t``. Rows after ``t`` still hold the fundamental path
+       until their own close (a reader must stop at ``t``, as the strategy's context does).
+
+    Without a propagator :meth:`close` only returns the fundamental mark row, and
+    :attr:`marks` is the array the market was built with (no copy).
     """
 
     def __init__(
@@ -129,30 +164,101 @@ class Exchange:
         liquidity: LiquidityModel | None = None,
         impact: ImpactModel | None = None,
         fallback_volatility: float = 0.02,
+        propagator: Propagator | None = None,
     ) -> None:
         self.market = market
         self.liquidity: LiquidityModel = liquidity if liquidity is not None else ParticipationCap()
         self.impact: ImpactModel = impact if impact is not None else SquareRootImpact()
         self.fallback_volatility = float(fallback_volatility)
-        self._no_volatility = np.full(market.lot_size.shape[0], np.nan)
+        self.propagator = propagator
+        n = market.lot_size.shape[0]
+        days = market.reference_price.shape[0]
+        self._no_volatility = np.full(n, np.nan)
         # the session volumes as the kernel reads them (NaN: nothing traded), once per run
         self._day_volume = np.nan_to_num(market.volume, nan=0.0)
+        fundamental_mark, fundamental_close = _fundamental(market)
+        if propagator is None:
+            #: ``(days, n)``: the prices positions are marked at (moved rows up to the last
+            #: :meth:`close` with a propagator; the market's own array without one)
+            self.marks = fundamental_mark
+            #: ``(days, n)``: the closes the strategies see (moved like :attr:`marks`)
+            self.closes = fundamental_close
+            return
+        if market.mark is None or market.close is None:
+            raise ValueError(
+                "Exchange: a propagator needs the market's fundamental mark and close "
+                "(ExchangeMarket(mark=..., close=...)); they are the prices it moves"
+            )
+        self.marks = np.array(fundamental_mark, dtype=np.float64)
+        self.closes = np.array(fundamental_close, dtype=np.float64)
+        self.state = empty_impact_state(n)
+        #: ``(days, n)``: ``I_t`` after each session's close (fractions of the fundamental)
+        self.impact_path = np.zeros((days, n))
+        self._flow = np.zeros(n)
+        self._next_close = 0
+
+    def current_impact(self) -> np.ndarray:
+        """``I`` as it stands (after the last :meth:`close`); zeros without a propagator."""
+        if self.propagator is None:
+            return np.zeros(self.market.lot_size.shape[0])
+        return self.state.out_transient + self.state.out_permanent
 
     def session(self, t: int) -> StockSession:
         """The market of session ``t`` as the kernel reads it (volatility: ``t - 1``'s)."""
         market = self.market
+        reference_price = market.reference_price[t]
+        locked_up = market.locked_up[t]
+        locked_down = market.locked_down[t]
+        if self.propagator is not None:
+            reference_price, at_up, at_down = moved_prices(
+                reference_price, self.current_impact(), market.limit_up[t], market.limit_down[t]
+            )
+            locked_up = locked_up | at_up
+            locked_down = locked_down | at_down
         return StockSession(
-            reference_price=market.reference_price[t],
+            reference_price=reference_price,
             limit_up=market.limit_up[t],
             limit_down=market.limit_down[t],
-            locked_up=market.locked_up[t],
-            locked_down=market.locked_down[t],
+            locked_up=locked_up,
+            locked_down=locked_down,
             suspended=market.suspended[t],
             day_volume=self._day_volume[t],
             volatility=market.volatility[t - 1] if t > 0 else self._no_volatility,
             lot_size=market.lot_size,
             min_lot=market.min_lot,
         )
+
+    def close(self, t: int) -> np.ndarray:
+        """End session ``t``: advance the impact state, move row ``t``; return the mark row."""
+        propagator = self.propagator
+        if propagator is None:
+            return self.marks[t]
+        if t != self._next_close:
+            raise ValueError(
+                f"Exchange.close: session {t} closed out of order (expected {self._next_close}); "
+                "call close once per session, in order"
+            )
+        market = self.market
+        volatility = market.volatility[t - 1] if t > 0 else self._no_volatility
+        propagate_nb(
+            self._flow,
+            self._day_volume[t],
+            volatility,
+            self.fallback_volatility,
+            propagator.close_share * propagator.coefficient,
+            propagator.decay,
+            propagator.permanent_share,
+            self.state,
+        )
+        self._flow[:] = 0.0
+        self._next_close = t + 1
+        impact = self.current_impact()
+        self.impact_path[t] = impact
+        fundamental_mark, fundamental_close = _fundamental(market)
+        limit_up, limit_down = market.limit_up[t], market.limit_down[t]
+        self.marks[t] = moved_prices(fundamental_mark[t], impact, limit_up, limit_down)[0]
+        self.closes[t] = moved_prices(fundamental_close[t], impact, limit_up, limit_down)[0]
+        return self.marks[t]
 
     def open(self, orders: OrderBatch, buying_power: np.ndarray) -> FillBatch:
         """Fill ``orders`` at the open of ``orders.session_index``; return every book's fills.
@@ -185,6 +291,8 @@ class Exchange:
         )
         out = empty_fill_out(orders.books, order_shares.shape[1])
         fill_session_nb(session, charges, books, out)
+        if self.propagator is not None:
+            self._flow += out.out_filled_shares.sum(axis=0)
         return FillBatch(
             session_index=t,
             order_shares=order_shares,
@@ -198,3 +306,12 @@ class Exchange:
             status=out.out_status,
             cash_after=out.out_cash_after,
         )
+
+
+def _fundamental(market: ExchangeMarket) -> tuple[np.ndarray, np.ndarray]:
+    """The market's ``(mark, close)``; each falls back on the other, then on the reference."""
+    close = market.close if market.close is not None else market.mark
+    mark = market.mark if market.mark is not None else close
+    if mark is None or close is None:
+        return market.reference_price, market.reference_price
+    return mark, close

@@ -12,9 +12,10 @@ reads, so a new law is a new model, never a new kernel or a new engine.
 
 The defaults reproduce the single-book engine exactly ("independent" mode): every book sees the
 whole session volume (:class:`ParticipationCap`) and pays for its own participation only
-(:class:`SquareRootImpact`). A shared-liquidity mode (the crowding issue) is another pair of
-models: caps that split ``cap * V`` among the books trading a stock, and impact measured on the
-crowd's flow (``q0`` = the other books' shares).
+(:class:`SquareRootImpact`). The shared-liquidity mode is another pair of models
+(:mod:`backtest.execution.crowd`): caps that split ``cap * V`` among the books trading a stock
+(:class:`~backtest.execution.crowd.SharedProRata`), and impact measured on the crowd's flow
+(:class:`~backtest.execution.crowd.CrowdSquareRoot`, ``q0`` = the other books' shares).
 
 >>> import numpy as np
 >>> orders = np.array([[1_000, -500], [0, 200]])
