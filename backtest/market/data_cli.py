@@ -154,7 +154,7 @@ def register_import(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("path", type=Path, help="a .csv, .tsv or .parquet file")
     parser.add_argument(
         "--table",
-        choices=["bars", "caps", "index_bars", "index_weights", "futures_bars"],
+        choices=["bars", "caps", "index_bars", "index_weights", "futures_bars", "industries"],
         default=None,
         help="target (default: the preset's, else bars); caps adds caps to stored bars",
     )
