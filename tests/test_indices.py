@@ -71,6 +71,7 @@ def test_levels_chain_previous_close_weights_and_member_returns() -> None:
 
 def test_build_index_weights_matches_the_scenario_membership() -> None:
     from backtest.market.scenario.config import ScenarioConfig
+    from backtest.market.scenario.industries import load_industry_targets
     from backtest.market.scenario.simulate import INDEX_SLOTS, simulate
     from backtest.market.scenario.targets import index_target_paths, load_targets
     from backtest.market.scenario.universe import make_universe
@@ -79,7 +80,7 @@ def test_build_index_weights_matches_the_scenario_membership() -> None:
     days = sessions("2022-12-30", config.end)
     generator = np.random.Generator(np.random.PCG64(7))
     targets = index_target_paths(load_targets(), days)
-    universe = make_universe(config, days, generator)
+    universe = make_universe(config, days, generator, load_industry_targets())
     paths = simulate(config, universe, days, targets, generator)
     frame = build_index_weights(
         days,

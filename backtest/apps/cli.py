@@ -147,7 +147,7 @@ def _add_data_commands(commands: Any) -> None:
     file_import.add_argument("path", type=Path, help="a .csv, .tsv or .parquet file")
     file_import.add_argument(
         "--table",
-        choices=["bars", "caps", "index_bars", "index_weights", "futures_bars"],
+        choices=["bars", "caps", "index_bars", "index_weights", "futures_bars", "industries"],
         default=None,
         help="target (default: the preset's, else bars); caps adds caps to stored bars",
     )

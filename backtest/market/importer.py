@@ -24,6 +24,11 @@ thousand CNY) is a preset::
 and any other layout is a mapping (source column -> store column)::
 
     spec = ImportSpec(column_map=(("trade_date", "date"), ("code", "symbol")), volume_unit="lots")
+
+Industries come from a classification file (``table="industries"``: ``symbol``, ``industry``
+and optionally ``start_date``; Tushare's ``stock_basic`` is the preset ``tushare_stock_basic``),
+or from an ``industry`` column of a bars file (each symbol's industry from its first row, and
+from every row where it changes).
 """
 
 from __future__ import annotations
@@ -67,7 +72,7 @@ from backtest.market.import_read import (
     read_rows,
     to_int64,
 )
-from backtest.market.schema import BARS, TABLES
+from backtest.market.schema import BARS, CLASSIFIED_SINCE_ALWAYS, INDUSTRIES, TABLES
 from backtest.market.store import Store, WriteMode
 
 __all__ = [
@@ -91,7 +96,7 @@ __all__ = [
 
 VolumeUnit = Literal["shares", "lots"]
 AmountUnit = Literal["cny", "thousand_cny"]
-ImportTable = Literal["bars", "caps", "index_bars", "index_weights", "futures_bars"]
+ImportTable = Literal["bars", "caps", "index_bars", "index_weights", "futures_bars", "industries"]
 CapUnit = Literal["cny", "ten_thousand_cny", "hundred_million_cny"]
 _CAP_SCALE = {"cny": 1.0, "ten_thousand_cny": 1e4, "hundred_million_cny": 1e8}
 PriceAdjustment = Literal["raw", "forward", "backward"]
@@ -101,6 +106,7 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "index_bars": ("date", "index_code", "open", "high", "low", "close"),
     "index_weights": ("date", "index_code", "symbol", "weight"),
     "caps": ("date", "symbol"),
+    "industries": ("symbol", "industry"),
     "futures_bars": (
         "date",
         "contract",
@@ -122,8 +128,11 @@ class ImportSpec:
     Parameters
     ----------
     table
-        ``bars`` (default), ``index_bars``, ``index_weights``, ``futures_bars``, or ``caps``:
-        ``total_cap``/``float_cap`` by ``(date, symbol)`` added to bars already stored.
+        ``bars`` (default), ``index_bars``, ``index_weights``, ``futures_bars``, ``caps``:
+        ``total_cap``/``float_cap`` by ``(date, symbol)`` added to bars already stored, or
+        ``industries``: ``symbol``, ``industry`` and an optional ``start_date`` (without it a
+        row holds since the market opened, 1990-12-19). A bars file may carry an ``industry``
+        column too.
     column_map
         Pairs ``(source column, store column)``; unmapped columns that are already store
         column names are kept, the rest are dropped and listed in the report.
@@ -210,6 +219,8 @@ class ImportSpec:
 def _table_columns(table: str) -> set[str]:
     if table == "caps":
         return {"date", "symbol", "total_cap", "float_cap"}
+    if table == "bars":  # an industry column of a bars file goes to the industries table
+        return {*TABLES[table].names, "industry"}
     return set(TABLES[table].names)
 
 
@@ -232,6 +243,9 @@ PRESETS: Mapping[str, ImportSpec] = {
         cap_unit="ten_thousand_cny",
         date_format="%Y%m%d",
     ),
+    # Tushare stock_basic (ts_code, symbol, name, area, industry, ...): symbol and industry
+    # are already store names; the classification is a snapshot, so it holds "since always"
+    "tushare_stock_basic": ImportSpec(table="industries"),
     "wind_eod": ImportSpec(
         column_map=(
             ("S_INFO_WINDCODE", "symbol"),
@@ -355,7 +369,13 @@ def _prepare(rows: FileRows, spec: ImportSpec, source: str) -> PreparedImport:
     rows, report.dropped_columns = apply_mapping(
         rows, spec.mapping, _table_columns(spec.table), _REQUIRED[spec.table], spec.table
     )
+    if spec.table == "industries":
+        return _prepare_industries(rows, spec, source, report)
     rows = parse_dates(rows, "date", spec.date_format)
+    if "industry" in rows.frame.columns:
+        rows = rows.with_frame(
+            rows.frame.with_columns(pl.col("industry").cast(pl.String).str.strip_chars())
+        )
     if "symbol" in rows.frame.columns:
         rows = parse_symbols(rows)
     for code in ("index_code", "contract"):
@@ -384,6 +404,27 @@ def _prepare(rows: FileRows, spec: ImportSpec, source: str) -> PreparedImport:
         rows = to_int64(rows, column)
     check_duplicate_keys(rows, table.key)
     check_sessions(rows, all_sessions(), ENTITY_COLUMN.get(spec.table, "symbol"))
+    return PreparedImport(rows, spec, source, report)
+
+
+def _prepare_industries(
+    rows: FileRows, spec: ImportSpec, source: str, report: ImportReport
+) -> PreparedImport:
+    if "start_date" in rows.frame.columns:
+        rows = parse_dates(rows, "start_date", spec.date_format)
+    else:
+        since = dt.date.fromisoformat(CLASSIFIED_SINCE_ALWAYS)
+        rows = rows.with_frame(rows.frame.with_columns(start_date=pl.lit(since)))
+        report.derived.append(
+            f"start_date = {CLASSIFIED_SINCE_ALWAYS} (the file has none: each industry holds "
+            "since the market opened; a snapshot, not point-in-time)"
+        )
+    rows = parse_symbols(rows)
+    rows = rows.with_frame(
+        rows.frame.with_columns(pl.col("industry").cast(pl.String).str.strip_chars())
+    )
+    check_values(rows, INDUSTRIES)
+    check_duplicate_keys(rows, INDUSTRIES.key)
     return PreparedImport(rows, spec, source, report)
 
 
@@ -431,6 +472,27 @@ def write_prepared(store: Store, prepared: PreparedImport) -> ImportReport:
 def _write(store: Store, prepared: PreparedImport) -> ImportReport:
     rows, spec, source, report = prepared.rows, prepared.spec, prepared.source, prepared.report
     params = spec.params()
+    if spec.table == "industries":
+        with store.transaction():
+            frame = rows.frame.drop(FILE_ROW)
+            if spec.mode == "replace":
+                symbols = frame["symbol"].unique().to_list()
+                stored = store.read("industries", where={"symbol": symbols}).height
+                store.connection.execute(
+                    "DELETE FROM industries WHERE symbol IN (SELECT UNNEST(?))", [symbols]
+                )
+                report.derived.append(
+                    f"replace: {stored} stored industry rows of the file's {len(symbols)} "
+                    "symbols removed before writing"
+                )
+            report.rows["industries"] = store.write(
+                "industries",
+                frame,
+                source=source,
+                params=params,
+                mode="append" if spec.mode == "append" else "upsert",
+            )
+        return report
     if spec.table == "caps":
         with store.transaction():
             report.rows["bars"] = store.write(
@@ -482,6 +544,9 @@ def _bars_frames(
 ) -> dict[str, pl.DataFrame]:
     frames: dict[str, pl.DataFrame] = {}
     frame = rows.frame
+    if "industry" in frame.columns:
+        frames["industries"] = _industry_changes(store, frame, report)
+        frame = frame.drop("industry")
     instruments = store.instruments()
     known = set(instruments["symbol"].to_list())
     _refuse_unknown_boards(rows, known)
@@ -547,6 +612,44 @@ def _bars_frames(
         report.missing.append(("float_cap", "no free-float index weights"))
     frames["bars"] = bars.drop(FILE_ROW)
     return frames
+
+
+def _industry_changes(store: Store, frame: pl.DataFrame, report: ImportReport) -> pl.DataFrame:
+    """The industries rows a bars file's ``industry`` column implies.
+
+    A symbol's first row in the file starts a classification unless the store's classification
+    in force that day is the same; a row whose industry differs from the symbol's previous row
+    starts a new one. Rows without an industry are skipped.
+    """
+    runs = (
+        frame.select("symbol", "date", "industry")
+        .filter(pl.col("industry").is_not_null() & (pl.col("industry") != ""))
+        .sort("symbol", "date")
+        .filter(
+            pl.col("industry").ne_missing(pl.col("industry").shift(1).over("symbol"))
+            | (pl.col("date") == pl.col("date").min().over("symbol"))
+        )
+        .rename({"date": "start_date"})
+    )
+    if runs.height:
+        stored = store.industries(as_of=runs["start_date"].min())
+        if stored.height:
+            first = runs.group_by("symbol").agg(pl.col("start_date").min().alias("first"))
+            same = (
+                runs.join(first, on="symbol")
+                .join(stored.select("symbol", pl.col("industry").alias("held")), on="symbol")
+                .filter(
+                    (pl.col("start_date") == pl.col("first"))
+                    & (pl.col("industry") == pl.col("held"))
+                )
+                .select("symbol", "start_date")
+            )
+            runs = runs.join(same, on=["symbol", "start_date"], how="anti")
+    report.derived.append(
+        f"industries: {runs.height} rows from the file's industry column (each symbol's first "
+        "row and every change; none where the store already holds the same industry)"
+    )
+    return runs.select(INDUSTRIES.names)
 
 
 def _refuse_unknown_boards(rows: FileRows, known: set[str]) -> None:

@@ -2,10 +2,12 @@
 
 A :class:`MarketData` holds every bar field as a C-ordered ``(days, n)`` array (float64, NaN
 where a stock has no bar; bool flags False where no bar), the board code of each symbol, index
-weights per index code (dense, 0 where not a member) and index closes. It is built once per run
-from a :class:`~backtest.market.store.Store` (:meth:`MarketData.from_store`) or directly from
-arrays (:meth:`MarketData.from_arrays`, for tests and synthetic markets). All arrays are
-read-only; a session's row is a contiguous view, so the engine feeds kernels without copies.
+weights per index code (dense, 0 where not a member), index closes, and the industry of each
+symbol when the store has industries (``industry_codes``, int16 into ``industry_names``). It is
+built once per run from a :class:`~backtest.market.store.Store` (:meth:`MarketData.from_store`)
+or directly from arrays (:meth:`MarketData.from_arrays`, for tests and synthetic markets). All
+arrays are read-only; a session's row is a contiguous view, so the engine feeds kernels without
+copies.
 
 Derived arrays (:class:`~backtest.market.features.MarketFeatures`: adjusted closes, volatility,
 ADV, VWAP, the mark and the lock flags) are computed once per market and window pair
@@ -63,6 +65,11 @@ class MarketData:
     index_opens: Mapping[str, np.ndarray] = field(default_factory=dict)
     #: CFFEX futures bars aligned on ``dates`` (``None`` when the market has none)
     futures: FuturesPanel | None = None
+    #: ``(n,)`` int16 code of each symbol's industry into ``industry_names``, -1 where unknown
+    #: (every symbol when the market has no industries); see :meth:`require_industries`
+    industry_codes: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int16))
+    #: the industries' names (sorted; as the source gives them, e.g. 银行), () when none
+    industry_names: tuple[str, ...] = ()
     #: what the data was loaded from, when known (:meth:`from_store`: the store's identity and
     #: the query); ``None``: :meth:`identity` hashes the arrays themselves
     source_identity: str | None = None
@@ -84,6 +91,32 @@ class MarketData:
             raise KeyError(
                 f"market data has no field {name!r}; fields are {sorted(self.fields)}"
             ) from None
+
+    @property
+    def has_industries(self) -> bool:
+        """Whether any symbol has an industry."""
+        return bool(self.industry_names) and bool(np.any(self.industry_codes >= 0))
+
+    def industry_of(self) -> np.ndarray:
+        """Return each symbol's industry name, ``(n,)`` object array, None where unknown."""
+        names = np.array([*self.industry_names, None], dtype=object)
+        codes = self.industry_codes if self.industry_codes.size else np.full(self.shape[1], -1)
+        return names[codes]
+
+    def require_industries(self, purpose: str) -> np.ndarray:
+        """Return ``industry_codes``, or raise saying which command supplies industries.
+
+        ``purpose`` names what needs them (``"industry attribution"``) in the message.
+        """
+        if not self.has_industries:
+            raise ValueError(
+                f"{purpose} needs each stock's industry and this market has none; write them "
+                "into the store with `backtest data import FILE --preset tushare_stock_basic` "
+                "(a Tushare stock_basic export, or any file with symbol and industry columns: "
+                "--table industries), a bars import with an `industry` column, or rebuild the "
+                "scenario (`backtest data build --force`)"
+            )
+        return self.industry_codes
 
     def data_range(self) -> dict[str, Any]:
         """First and last session and the symbol count, for run hashes."""
@@ -123,6 +156,7 @@ class MarketData:
         index_opens: Mapping[str, np.ndarray] | None = None,
         futures: FuturesPanel | None = None,
         source_identity: str | None = None,
+        industries: Sequence[str | None] | None = None,
         **arrays: np.ndarray,
     ) -> MarketData:
         """Build from ``(days, n)`` arrays; only ``close`` is required.
@@ -136,7 +170,8 @@ class MarketData:
         ``futures`` (a :class:`~backtest.market.futures_panel.FuturesPanel`) is reindexed onto
         ``dates`` (NaN on sessions it lacks); ``index_opens`` are ``(days,)`` like closes.
         ``source_identity`` names the data when the caller knows it (else :meth:`identity`
-        hashes the arrays).
+        hashes the arrays). ``industries`` gives each symbol's industry name (None where
+        unknown); codes number the sorted names.
 
         >>> market = MarketData.from_arrays(
         ...     dates=["2024-02-05", "2024-02-06"], symbols=["600000", "688981"],
@@ -218,6 +253,7 @@ class MarketData:
                     raise ValueError(
                         f"{label}[{code!r}] has shape {c.shape}; expected ({shape[0]},)"
                     )
+        industry_codes, industry_names = _industry_codes(industries, shape[1])
         return cls(
             dates=read_only(day_axis),
             symbols=read_only(symbol_axis),
@@ -228,6 +264,8 @@ class MarketData:
             index_opens=opens,
             futures=None if futures is None else align_futures(futures, day_axis),
             source_identity=source_identity,
+            industry_codes=read_only(industry_codes),
+            industry_names=industry_names,
         )
 
     @classmethod
@@ -244,7 +282,9 @@ class MarketData:
 
         Index codes without weights in the store get no entry in ``index_weights``; index codes
         without bars get no entry in ``index_closes``. Futures bars, when the store has any,
-        become ``futures`` (with the closes and opens of their underlying indices).
+        become ``futures`` (with the closes and opens of their underlying indices). Each symbol's
+        industry is the one in force on the first session loaded (a later listing: its first
+        classification), so nothing is read from after the start; none when the store has none.
         ``source_identity`` is the store's identity with the query (start, end, symbols, index
         codes), so two stores, or two builds of one, never share a run hash.
         """
@@ -297,6 +337,10 @@ class MarketData:
                     series[where] = rows[column].cast(pl.Float64).to_numpy()
                     target[code] = series
         volume = panel.values["volume"]
+        classified = store.industries(as_of=panel.dates[0])
+        industry_by_symbol = dict(
+            zip(classified["symbol"].to_list(), classified["industry"].to_list(), strict=True)
+        )
         return cls.from_arrays(
             dates=panel.dates,
             symbols=panel.symbols,
@@ -308,6 +352,9 @@ class MarketData:
             **{name: panel.values[name] for name in FLOAT_FIELDS if name != "volume"},
             volume=volume,
             source_identity=source_identity,
+            industries=[industry_by_symbol.get(s) for s in panel.symbols.tolist()]
+            if industry_by_symbol
+            else None,
             **{name: panel.values[name] for name in BOOL_FIELDS},
         )
 
@@ -326,6 +373,23 @@ class MarketData:
                 self.fields, volatility_window, adv_window
             )
         return cached
+
+
+def _industry_codes(
+    industries: Sequence[str | None] | None, count: int
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """int16 codes (-1 for None) into the sorted distinct names."""
+    if industries is None:
+        return np.full(count, -1, dtype=np.int16), ()
+    labels = list(industries)
+    if len(labels) != count:
+        raise ValueError(f"industries has {len(labels)} entries; expected one per symbol, {count}")
+    names = tuple(sorted({str(x) for x in labels if x is not None}))
+    if len(names) > np.iinfo(np.int16).max:
+        raise ValueError(f"{len(names)} industries do not fit int16 codes")
+    position = {name: k for k, name in enumerate(names)}
+    codes = np.array([-1 if x is None else position[str(x)] for x in labels], dtype=np.int16)
+    return codes, names
 
 
 def store_query_identity(
@@ -376,6 +440,9 @@ def _content_hash(market: MarketData) -> str:
     ):
         for code in sorted(series):
             add(f"{label}.{code}", series[code])
+    if market.industry_names:  # only when present: hashes of markets without them unchanged
+        add("industry_codes", market.industry_codes)
+        add("industry_names", np.array(market.industry_names, dtype=object))
     futures = market.futures
     if futures is not None:
         add("futures.contracts", np.asarray(futures.contracts, dtype=object))

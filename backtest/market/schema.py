@@ -311,6 +311,36 @@ FUTURES_BARS = Table(
     ),
 )
 
+#: ``start_date`` of a classification whose source gives no date: the first SSE session.
+CLASSIFIED_SINCE_ALWAYS = "1990-12-19"
+
+INDUSTRIES = Table(
+    "industries",
+    (
+        Column("symbol", pl.String(), doc="six-digit exchange code"),
+        Column(
+            "start_date",
+            pl.Date(),
+            doc="first day the classification holds; 1990-12-19 when the source gives no date",
+        ),
+        Column("industry", pl.String(), doc="industry name as the source gives it (e.g. 银行)"),
+    ),
+    key=("symbol", "start_date"),
+    doc=(
+        "Point-in-time industry of each stock: a row holds from its start_date until the "
+        "symbol's next row. Optional: a store without rows has no industries."
+    ),
+    session_column=None,
+    # a classification list (Tushare stock_basic, a vendor's sector file) covers the whole
+    # market; rows for symbols the store does not hold are kept (as a calendar holds sessions
+    # without bars) so the order of imports does not matter
+    symbol_column=None,
+    row_checks=(
+        ("industry is empty", pl.col("industry").str.strip_chars().str.len_chars() == 0),
+        ("symbol is not a six-digit code", ~pl.col("symbol").str.contains(r"^\d{6}$")),
+    ),
+)
+
 PROVENANCE = Table(
     "provenance",
     (
@@ -327,7 +357,16 @@ PROVENANCE = Table(
 
 TABLES: dict[str, Table] = {
     t.name: t
-    for t in (CALENDAR, INSTRUMENTS, BARS, INDEX_BARS, INDEX_WEIGHTS, FUTURES_BARS, PROVENANCE)
+    for t in (
+        CALENDAR,
+        INSTRUMENTS,
+        BARS,
+        INDEX_BARS,
+        INDEX_WEIGHTS,
+        FUTURES_BARS,
+        INDUSTRIES,
+        PROVENANCE,
+    )
 }
 
 #: Columns of ``bars`` that can be loaded as dense ``(days x symbols)`` panels.

@@ -34,7 +34,14 @@ import numpy as np
 import polars as pl
 
 from backtest.market.lock import busy_message
-from backtest.market.schema import BAR_FIELDS, INDEX_WEIGHTS, PROVENANCE, TABLES, Table
+from backtest.market.schema import (
+    BAR_FIELDS,
+    INDEX_WEIGHTS,
+    INDUSTRIES,
+    PROVENANCE,
+    TABLES,
+    Table,
+)
 from backtest.market.validation import StoreValidationError, validate_frame
 
 __all__ = [
@@ -452,6 +459,42 @@ class Store:
         """Return every instrument, sorted by symbol."""
         return self.read("instruments")
 
+    def has_table(self, table: str) -> bool:
+        """Whether the file holds ``table`` (a store written by an older version, opened
+        read-only, may lack the tables added since; opened for writing it gets them)."""
+        return bool(
+            self._con.execute(
+                "SELECT 1 FROM information_schema.tables WHERE table_schema = 'main' "
+                "AND table_name = ?",
+                [self._table(table).name],
+            ).fetchall()
+        )
+
+    def industries(self, as_of: Any = None) -> pl.DataFrame:
+        """Return the stocks' industries (``symbol``, ``start_date``, ``industry``).
+
+        ``as_of=None``: every row, the whole point-in-time history, sorted by symbol and start
+        date. With a date: one row per symbol, the classification in force on that day (the
+        latest row starting on or before it); a symbol first classified after it (a later
+        listing) gets its first row. An empty frame when the store has no industries: write
+        them with ``backtest data import FILE --preset tushare_stock_basic`` (a Tushare
+        ``stock_basic`` export), a bars import with an ``industry`` column, or
+        ``backtest data build`` (the scenario's).
+        """
+        if not self.has_table(INDUSTRIES.name):
+            return pl.DataFrame(schema=INDUSTRIES.polars_schema)
+        frame = self.read(INDUSTRIES.name)
+        if as_of is None or frame.height == 0:
+            return frame
+        day = _as_date(as_of)
+        in_force = frame.filter(pl.col("start_date") <= day)
+        later = frame.filter(~pl.col("symbol").is_in(in_force["symbol"].implode()))
+        return (
+            pl.concat([in_force.group_by("symbol").last(), later.group_by("symbol").first()])
+            .select(INDUSTRIES.names)
+            .sort("symbol")
+        )
+
     def symbols(self) -> np.ndarray:
         """Return every instrument's symbol, sorted (the default column axis of panels)."""
         return np.array(self.instruments()["symbol"].to_list(), dtype=object)
@@ -576,6 +619,8 @@ class Store:
         """Summarise the store: rows, date range and sources of each table."""
         records = []
         for spec in TABLES.values():
+            if not self.has_table(spec.name):
+                continue
             rows = self._con.execute(f"SELECT count(*) FROM {spec.name}").fetchall()[0][0]
             first = last = None
             if "date" in spec.names and rows:

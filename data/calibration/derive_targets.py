@@ -22,7 +22,13 @@ and writes, for every session 2022-12-30 (the base date) .. 2024-12-31,
   listed contract, % a year, ``role`` = main (largest open interest), next (second largest) or
   other; expiry-day rows (0 days) carry no basis;
 - ``volume_daily.csv`` (see :func:`volume_daily`): the main-board amount estimate, the all-board
-  market amount target, and the crash-day microstructure figures.
+  market amount target, and the crash-day microstructure figures;
+
+and, from ``stocklist_industry.csv`` (code, name, area, industry of the listed stocks),
+
+- ``industries.csv`` (see :func:`industries`): each industry's counts by board;
+- ``industry_correlation.csv`` (see :func:`industry_correlation`): the average pairwise
+  correlation of daily returns within and across industries on the main board, by year.
 
 The scale from the main board to all boards is a single constant: the ratio that makes the
 December 2023 mean of the all-board amount equal CNY 0.75 tn a day, the published SH+SZ turnover
@@ -35,6 +41,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 HERE = Path(__file__).resolve().parent
@@ -48,6 +55,9 @@ LIMIT_DOWN_RETURN = -0.095
 ONE_PRICE_DOWN_RETURN = -0.045
 INDEX_CODES = {"000300": "000300", "000905": "000905", "000852": "000852", "932000": "932000"}
 INDEX_CODES["8841431"] = "MICRO400"
+BOARD_COLUMNS = ("main", "chinext", "star", "bse")
+#: A stock enters a year's correlation sample when it has a return on this share of sessions.
+CORRELATION_COVERAGE = 0.95
 
 
 def index_daily_closes(real: Path) -> pl.DataFrame:
@@ -206,6 +216,134 @@ def volume_daily(real: Path) -> pl.DataFrame:
     )
 
 
+def _board(symbol: pl.Expr) -> pl.Expr:
+    """Board from the code prefix, as :func:`backtest.core.ids.board_of` (60/00 main, 30
+    ChiNext, 68 STAR, 43/83/87/88/92 BSE)."""
+    return (
+        pl.when(symbol.str.starts_with("68"))
+        .then(pl.lit("star"))
+        .when(symbol.str.starts_with("30"))
+        .then(pl.lit("chinext"))
+        .when(symbol.str.starts_with("60") | symbol.str.starts_with("00"))
+        .then(pl.lit("main"))
+        .when(symbol.str.slice(0, 2).is_in(["43", "83", "87", "88", "92"]))
+        .then(pl.lit("bse"))
+    )
+
+
+def _stock_industries(real: Path) -> pl.DataFrame:
+    frame = pl.read_csv(
+        real / "stocklist_industry.csv", schema_overrides={"symbol": pl.String}
+    ).select("symbol", "industry", board=_board(pl.col("symbol")))
+    unknown = frame.filter(pl.col("board").is_null() | pl.col("industry").is_null())
+    if unknown.height:
+        raise ValueError(f"stocks with no board or no industry: {unknown.head(5)}")
+    return frame
+
+
+def industries(real: Path) -> pl.DataFrame:
+    """Every industry of ``stocklist_industry.csv`` with its English label, sector and counts.
+
+    Columns: ``industry`` (the source's name), ``industry_en``, ``sector`` (Shenwan-2021-style
+    level 1, see ``industry_labels.py``), ``main``, ``chinext``, ``star``, ``bse`` (stocks on
+    each board), ``total``; sorted by total, then name.
+    """
+    from industry_labels import LABELS
+
+    stocks = _stock_industries(real)
+    missing = sorted(set(stocks["industry"]) - set(LABELS))
+    if missing:
+        raise ValueError(f"industries without an English label in industry_labels.py: {missing}")
+    counts = (
+        stocks.group_by("industry", "board")
+        .len()
+        .pivot("board", index="industry", values="len")
+        .fill_null(0)
+    )
+    for board in BOARD_COLUMNS:
+        if board not in counts.columns:
+            counts = counts.with_columns(pl.lit(0).alias(board))
+    labels = pl.DataFrame(
+        {
+            "industry": list(LABELS),
+            "industry_en": [v[0] for v in LABELS.values()],
+            "sector": [v[1] for v in LABELS.values()],
+        }
+    )
+    return (
+        counts.join(labels, on="industry")
+        .select(
+            "industry",
+            "industry_en",
+            "sector",
+            *[pl.col(b).cast(pl.Int64) for b in BOARD_COLUMNS],
+            total=pl.sum_horizontal(*BOARD_COLUMNS).cast(pl.Int64),
+        )
+        .sort(["total", "industry"], descending=[True, False])
+    )
+
+
+def _pair_means(returns: np.ndarray, codes: np.ndarray) -> tuple[float, float, int, int]:
+    """Mean pairwise correlation of the columns of ``returns`` within and across ``codes``."""
+    standard = (returns - returns.mean(axis=0)) / returns.std(axis=0)
+    correlation = standard.T @ standard / returns.shape[0]
+    upper = np.triu(np.ones(correlation.shape, dtype=bool), k=1)
+    same = codes[:, None] == codes[None, :]
+    within, across = correlation[upper & same], correlation[upper & ~same]
+    return float(within.mean()), float(across.mean()), within.size, across.size
+
+
+def industry_correlation(real: Path) -> pl.DataFrame:
+    """Average pairwise correlation of daily returns within and across industries, by year.
+
+    The main-board panel (survivors only) joined to ``stocklist_industry.csv``; a stock enters
+    a year when it has a close-to-close return on ``CORRELATION_COVERAGE`` of its sessions
+    (a missing return is taken as 0: suspended). ``margin`` = within - across: in a factor
+    model with unit-variance returns it is the industry factor's share of a stock's daily
+    variance (the scenario's target, :mod:`backtest.market.scenario.industries`).
+    """
+    panel = pl.read_parquet(real / "ashare_mainboard_daily_qfq_2022_12_to_2024_12.parquet")
+    panel = (
+        panel.sort("symbol", "date")
+        .with_columns(ret=pl.col("close") / pl.col("close").shift(1).over("symbol") - 1.0)
+        .join(_stock_industries(real).select("symbol", "industry"), on="symbol")
+        .filter(pl.col("ret").is_not_null())
+    )
+    records = []
+    for year in (2023, 2024):
+        part = panel.filter(pl.col("date").dt.year() == year)
+        sessions = part["date"].n_unique()
+        keep = (
+            part.group_by("symbol")
+            .len()
+            .filter(pl.col("len") >= CORRELATION_COVERAGE * sessions)["symbol"]
+        )
+        wide = (
+            part.filter(pl.col("symbol").is_in(keep.implode()))
+            .pivot("symbol", index="date", values="ret")
+            .sort("date")
+            .fill_null(0.0)
+        )
+        symbols = wide.columns[1:]
+        returns = wide.drop("date").to_numpy()
+        names = dict(zip(part["symbol"], part["industry"], strict=False))
+        codes = np.array([names[s] for s in symbols])
+        within, across, within_pairs, across_pairs = _pair_means(returns, codes)
+        records.append(
+            {
+                "year": year,
+                "stocks": len(symbols),
+                "industries": len(set(codes.tolist())),
+                "within_pairs": within_pairs,
+                "across_pairs": across_pairs,
+                "within_mean": round(within, 4),
+                "across_mean": round(across, 4),
+                "margin": round(within - across, 4),
+            }
+        )
+    return pl.DataFrame(records)
+
+
 def main(real: Path = DEFAULT_REAL) -> None:
     closes = index_daily_closes(real)
     sessions = closes["date"].unique().sort().to_list()
@@ -215,7 +353,10 @@ def main(real: Path = DEFAULT_REAL) -> None:
     if volume["date"].to_list() != sessions:
         raise ValueError("the main-board panel's sessions differ from the index file's")
     volume.write_csv(HERE / "volume_daily.csv")
-    print(f"wrote {len(sessions)} sessions of index closes, basis and volume to {HERE}")
+    sys.path.insert(0, str(HERE))  # industry_labels.py beside this script
+    industries(real).write_csv(HERE / "industries.csv")
+    industry_correlation(real).write_csv(HERE / "industry_correlation.csv")
+    print(f"wrote {len(sessions)} sessions of targets, and the industries, to {HERE}")
 
 
 if __name__ == "__main__":

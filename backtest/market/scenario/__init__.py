@@ -2,8 +2,10 @@
 
 What it is: a seeded, deterministic model of the 2023-2024 A-share market, written into the store
 through the same schema as real data. About 5,000 stocks on the real SSE calendar with realistic
-codes and boards, a heavy-tailed cap distribution, ST names, listings and delistings; returns with
-market-beta, size and liquidity components and idiosyncratic (Student-t) noise, solved session by
+codes and boards, a heavy-tailed cap distribution, ST names, listings and delistings; each stock in
+one of the 110 real industries, in the real proportions of its board; returns with market-beta,
+size and liquidity components, a daily industry factor (calibrated to the real 2023
+within-minus-across-industry correlation) and idiosyncratic (Student-t) noise, solved session by
 session so that the CSI 300/500/1000/2000, microcap and SSE 50 indices **built from the generated
 constituents** (cap-weighted, membership by cap rank with semi-annual reviews; the microcap the 400
 smallest, equal weight, daily; SSE 50 the 50 largest CSI 300 members) reproduce the **real close of
@@ -17,7 +19,8 @@ one-price locks; suspensions; IF/IH/IC/IM contracts each carrying its own real d
 next and the others) on the 0.2-point tick.
 
 What it is not: real prices of real companies (codes and names are synthetic); no corporate
-actions (``adj_factor`` is 1.0, shares constant except at listing); no industries; no intraday
+actions (``adj_factor`` is 1.0, shares constant except at listing); industries drawn without
+regard to size (banks are not made large) and never reclassified; no intraday
 path (open/high/low are drawn around the close-to-close move); the cross-section (which stocks
 move how much around the index targets: size and liquidity gradients, breadth on ordinary
 days, correlation) is modelled, not calibrated to the real panel; SSE 50's level is real but

@@ -11,6 +11,7 @@ from backtest.market.calendar import sessions
 from backtest.market.scenario.bars import Bars, make_bars
 from backtest.market.scenario.config import BASE_DATE, SOURCE, ScenarioConfig
 from backtest.market.scenario.futures import make_futures
+from backtest.market.scenario.industries import load_industry_targets
 from backtest.market.scenario.simulate import INDEX_SLOTS, MarketPaths, simulate
 from backtest.market.scenario.targets import (
     basis_by_contract,
@@ -33,6 +34,7 @@ TABLE_ORDER: tuple[str, ...] = (
     "index_bars",
     "index_weights",
     "futures_bars",
+    "industries",
 )
 
 
@@ -165,7 +167,7 @@ def generate(config: ScenarioConfig | None = None) -> dict[str, pl.DataFrame]:
     targets = load_targets()
     target_levels = index_target_paths(targets, days)
     basis = basis_by_contract(targets, days)
-    universe = make_universe(config, days, streams[2])
+    universe = make_universe(config, days, streams[2], load_industry_targets())
     paths = simulate(config, universe, days, target_levels, streams[3])
     bars = make_bars(config, universe, days, paths, market_amount_path(targets, days), streams[4])
     ohlc = index_ohlc(paths, bars)
@@ -177,6 +179,7 @@ def generate(config: ScenarioConfig | None = None) -> dict[str, pl.DataFrame]:
         "index_bars": index_bars,
         "index_weights": index_weights,
         "futures_bars": make_futures(days, ohlc, basis, streams[5]),
+        "industries": universe.industries_frame(),
     }
 
 

@@ -7,7 +7,10 @@ Each session ``t`` (Python runs once per session; the work is numpy and a numba 
    with ``m_t`` the CSI 300 target return, ``s_t`` the microcap-minus-CSI 300 target spread,
    ``l_t = premium + loading * min(s_t + 1 %, 0)`` the liquidity factor (illiquid names earn a
    premium on quiet days and fall more in a small-cap sell-off) and ``eps`` Student-t(5) noise
-   scaled to unit variance.
+   scaled to unit variance, of which a share ``h`` of the variance is the stock's industry
+   factor, ``eps_it = sqrt(h) f_{k(i)t} + sqrt(1 - h) e_it``
+   (:mod:`backtest.market.scenario.industries`): added before the solve, so it moves
+   industries against each other, not the indices.
 2. Buckets in the order SSE 50, CSI 300, 500, 1000, 2000, microcap (membership and float-cap
    weights as of the previous close): the members not yet given a return share a shift solved
    by :func:`~backtest.market.scenario.returns.solve_shift_nb` so that the index return on
@@ -41,6 +44,7 @@ from backtest.market.indices import (
     tier_weights,
 )
 from backtest.market.scenario.config import ScenarioConfig
+from backtest.market.scenario.industries import industry_factor
 from backtest.market.scenario.returns import SOLVED, solve_shift_nb
 from backtest.market.scenario.universe import Universe
 from backtest.rules.ashare import MarketRules
@@ -133,6 +137,12 @@ def simulate(
     trading = (rows >= universe.list_row) & (rows <= universe.delist_row)
     suspended = _suspensions(config, universe, day_count, generator)
     noise = generator.standard_t(5, size=shape) * np.sqrt(3.0 / 5.0)
+    # drawn after the noise: suspensions and noise are the draws they were without industries
+    factor = industry_factor(day_count, len(universe.industry_names), generator)
+    share = config.industry_variance_share
+    noise *= np.sqrt(1.0 - share)
+    noise += np.sqrt(share) * factor[:, universe.industry]
+    del factor
     reviews = review_dates(days)
     seasoned = universe.list_row == 0
     log_targets = np.log(target_levels)

@@ -15,6 +15,8 @@ Model
 - **ST**: 3 %, drawn from the smaller half; the flag is constant over the period. Price limits
   by board, ST and listing age are the market rules' (:mod:`backtest.rules.ashare`), applied in
   :mod:`backtest.market.scenario.simulate`.
+- **Industries**: one of the 110 real industries per stock, in the real proportions of its
+  board (:mod:`backtest.market.scenario.industries`), drawn after every other draw.
 - **Characteristics**: market beta ``N(1, 0.25)`` clipped to [0.3, 2]; illiquidity, a unit
   score correlated (-0.6) with log size; idiosyncratic volatility that falls with size; float
   ratio 0.3-1.0 (0.15-0.35 for new listings, whose shares are mostly locked up).
@@ -31,6 +33,7 @@ import numpy as np
 import polars as pl
 
 from backtest.market.scenario.config import ScenarioConfig
+from backtest.market.scenario.industries import IndustryTargets, assign_industries
 from backtest.rules.ashare import BOARD_NAMES
 
 __all__ = ["Universe", "make_universe"]
@@ -74,6 +77,19 @@ class Universe:
     size_score: np.ndarray  # standardised log base cap (0 mean, unit sd)
     idiosyncratic_vol: np.ndarray
     ipo_pop: np.ndarray  # first-day return of new listings (0 for seasoned stocks)
+    industry: np.ndarray  # int16 code into IndustryTargets.names
+    industry_names: tuple[str, ...]
+
+    def industries_frame(self) -> pl.DataFrame:
+        """Rows of the ``industries`` table: each stock's industry from its listing date."""
+        return pl.DataFrame(
+            {
+                "symbol": self.symbols.astype(str),
+                "start_date": pl.Series(self.list_date).cast(pl.Date),
+                "industry": np.array(self.industry_names, dtype=object)[self.industry],
+            },
+            schema={"symbol": pl.String, "start_date": pl.Date, "industry": pl.String},
+        )
 
     def instruments_frame(self, days: np.ndarray) -> pl.DataFrame:
         """Rows of the ``instruments`` table."""
@@ -133,7 +149,10 @@ def _codes(board: int, count: int, generator: np.random.Generator) -> list[str]:
 
 
 def make_universe(
-    config: ScenarioConfig, days: np.ndarray, generator: np.random.Generator
+    config: ScenarioConfig,
+    days: np.ndarray,
+    generator: np.random.Generator,
+    industries: IndustryTargets,
 ) -> Universe:
     """Draw the universe for ``days`` (row 0 = base date) from ``generator``."""
     n = config.n_stocks
@@ -235,6 +254,8 @@ def make_universe(
     list_date = np.where(is_new, days[list_row], seasoned_list).astype("datetime64[D]")
 
     order = np.argsort(symbols.astype(str), kind="stable")
+    # last: every earlier draw is as it was before industries existed
+    industry = assign_industries(board[order], industries, generator)
     return Universe(
         symbols=symbols[order].astype(str),
         names=names[order],
@@ -252,4 +273,6 @@ def make_universe(
         size_score=size_score[order],
         idiosyncratic_vol=idio_vol[order],
         ipo_pop=ipo_pop[order],
+        industry=industry,
+        industry_names=industries.names,
     )
