@@ -123,6 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_replay_arguments(replay)
     replay.set_defaults(handler=replay_main)
+
+    from backtest.runs.sweep_cli import add_sweep_parser
+
+    add_sweep_parser(commands)
     return parser
 
 
