@@ -25,7 +25,7 @@ from backtest.market.store import Store
 def build_process(folder: Path) -> tuple[float, float]:
     """Run ``backtest data build`` in a fresh process; return (wall seconds, peak RSS in MB)."""
     code = (
-        "import sys; from backtest.cli import main; "
+        "import sys; from backtest.apps.cli import main; "
         f"sys.exit(main(['data', 'build', '--store', {str(folder / 'cli.duckdb')!r}, '--quiet']))"
     )
     started = time.perf_counter()

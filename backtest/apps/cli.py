@@ -27,7 +27,7 @@ from typing import Any
 
 import duckdb
 
-from backtest.apps import data, replay, report
+from backtest.apps import data, replay, report, sweep_cli
 from backtest.market.importer import PRESETS
 from backtest.market.lock import writer_lock
 from backtest.market.store import DEFAULT_STORE
@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_commands(commands)
     _add_replay_command(commands)
     _add_report_command(commands)
+    _add_sweep_command(commands)
     return parser
 
 
@@ -264,6 +265,37 @@ def _add_report_command(commands: Any) -> None:
         "(an engine pass over four times the books: minutes on the full market)",
     )
     parser.set_defaults(handler=report.report_main)
+
+
+def _add_sweep_command(commands: Any) -> None:
+    parser = commands.add_parser(
+        "sweep", help="run a sweep of runs (a grid or a random sample), locally or on Ray"
+    )
+    parser.add_argument("spec", type=Path, help="the sweep file (TOML; see data/sweeps/)")
+    add_store_argument(parser)
+    parser.add_argument(
+        "--runs-store",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="where each cell is saved (default: runs.duckdb beside the market store)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="1: run in this process; N > 1: Ray on N local cores (default: all cores, on Ray)",
+    )
+    parser.add_argument(
+        "--address",
+        default=None,
+        metavar="ADDR",
+        help="a running Ray cluster (ray start --head prints it; default: $RAY_ADDRESS)",
+    )
+    parser.add_argument("--json", action="store_true", help="print every column as JSON rows")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=sweep_cli.sweep_main)
 
 
 def _date(text: str) -> dt.date:

@@ -87,7 +87,7 @@ def report_main(args: argparse.Namespace) -> int:
         None,
         "run backtest report --capacity to re-run the replay's books at each size",
     )
-    if args.capacity:
+    if getattr(args, "capacity", False):  # a namespace built by hand may lack it
         capacity, note = capacity_for_report(books, market, default_book_specs())
     path = analytics.write_report(books, market, args.out, capacity=capacity, capacity_note=note)
     print(f"wrote {path} ({len(books)} books of {', '.join(run_ids)}, {first} .. {last})")

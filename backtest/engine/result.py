@@ -155,6 +155,12 @@ class Result:
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"Result is immutable: cannot set {name!r}")
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # lazy frames are closures over the engine's arrays and do not pickle: a result sent
+        # to another process (a sweep's Ray worker to its driver) travels with them built
+        meta = {name: getattr(self, name) for name in (*_META, "daily")}
+        return (_restore_result, (meta, {name: self._frame(name) for name in self._frames}))
+
     def __repr__(self) -> str:
         return (
             f"Result(book={self.book!r}, strategy={self.strategy!r}, sessions={self.daily.height})"
@@ -438,3 +444,8 @@ def _connection(target: Any) -> tuple[duckdb.DuckDBPyConnection, bool]:
     raise TypeError(
         f"save/load need a Store, a DuckDB connection or a DuckDB file path, got {type(target)}"
     )
+
+
+def _restore_result(meta: dict[str, Any], frames: dict[str, Any]) -> Result:
+    """Rebuild a pickled :class:`Result` (see ``Result.__reduce__``)."""
+    return Result(**meta, **frames)

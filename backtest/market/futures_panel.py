@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -38,6 +39,12 @@ class FuturesPanel:
 
     def __getitem__(self, field_name: str) -> np.ndarray:
         return self.values[field_name]
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # a mappingproxy does not pickle: the values travel as a dict (Ray's object store, a
+        # process pool) and are wrapped again, read-only, on arrival
+        arrays = (self.dates, self.contracts, self.expiry, self.multiplier)
+        return (_restore_panel, (*arrays, dict(self.values)))
 
     def columns(self, contracts: tuple[str, ...] | list[str]) -> np.ndarray:
         """Column positions of ``contracts``; raises naming a contract the panel lacks."""
@@ -68,6 +75,25 @@ class FuturesPanel:
                 "open_interest": interest[rows, columns].astype(np.int64),
             }
         )
+
+
+def _restore_panel(
+    dates: np.ndarray,
+    contracts: np.ndarray,
+    expiry: np.ndarray,
+    multiplier: np.ndarray,
+    values: dict[str, np.ndarray],
+) -> FuturesPanel:
+    """Rebuild a pickled :class:`FuturesPanel` (see ``FuturesPanel.__reduce__``)."""
+    for array in values.values():
+        array.flags.writeable = False
+    return FuturesPanel(
+        dates=dates,
+        contracts=contracts,
+        expiry=expiry,
+        multiplier=multiplier,
+        values=MappingProxyType(values),
+    )
 
 
 PANEL_FIELDS: tuple[str, ...] = ("open", "close", "settle", "open_interest")

@@ -12,7 +12,8 @@ Tables: ``runs`` (run_id, books and benchmark labels as JSON, market path and id
 and last session, saved_at, complete) and the ``result_*`` tables of :meth:`Result.write_rows`,
 keyed ``<run_id>/<book>``. Each book's benchmark is saved with its result
 (``result_runs.benchmark_json``); a run saved before that gets its benchmarks back from the
-``runs`` row's labels when loaded.
+``runs`` row's labels when loaded. ``failed_runs`` (run_id, error, failed_at) holds the runs of
+a sweep that raised (:meth:`RunStore.save_failure`), until they are saved.
 
 By default the runs of ``data/market.duckdb`` live in ``data/runs.duckdb``
 (:func:`default_runs_path`).
@@ -47,6 +48,15 @@ CREATE TABLE IF NOT EXISTS runs (
     last_date DATE,
     saved_at TIMESTAMP NOT NULL,
     complete BOOLEAN NOT NULL
+)
+"""
+
+# a sweep's cell that raised: its latest error, until the run is saved (then the row goes)
+_FAILURES_TABLE = """
+CREATE TABLE IF NOT EXISTS failed_runs (
+    run_id VARCHAR PRIMARY KEY,
+    error VARCHAR NOT NULL,
+    failed_at TIMESTAMP NOT NULL
 )
 """
 
@@ -97,7 +107,8 @@ class RunStore:
                 )
             if not read_only:
                 self._con.execute(_RUNS_TABLE)
-                self._tables.add("runs")
+                self._con.execute(_FAILURES_TABLE)
+                self._tables |= {"runs", "failed_runs"}
         except BaseException:
             self._con.close()
             raise
@@ -176,12 +187,29 @@ class RunStore:
                     all(r.complete for r in results.values()),
                 ],
             )
+            if "failed_runs" in self._tables:
+                con.execute("DELETE FROM failed_runs WHERE run_id = ?", [run_id])
             con.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(duckdb.Error):
                 con.execute("ROLLBACK")
             raise
         self._tables = self._table_names()
+
+    def save_failure(self, run_id: str, error: str) -> None:
+        """Record that the run ``run_id`` raised ``error`` (replacing an earlier error of it)."""
+        self._con.execute(
+            "INSERT OR REPLACE INTO failed_runs VALUES (?, ?, ?)",
+            [run_id, error, dt.datetime.now(dt.UTC).replace(tzinfo=None)],
+        )
+
+    def failures(self) -> pl.DataFrame:
+        """Runs that raised and were not saved since: run_id, error, failed_at (oldest first)."""
+        if "failed_runs" not in self._tables:
+            return pl.DataFrame(
+                schema={"run_id": pl.String, "error": pl.String, "failed_at": pl.Datetime}
+            )
+        return _query(self._con, "SELECT * FROM failed_runs ORDER BY failed_at, run_id")
 
     def _exists(self, run_id: str) -> bool:
         return bool(con_rows(self._con, "SELECT 1 FROM runs WHERE run_id = ?", [run_id]))
