@@ -176,6 +176,7 @@ class Exchange:
         self._no_volatility = np.full(n, np.nan)
         # the session volumes as the kernel reads them (NaN: nothing traded), once per run
         self._day_volume = np.nan_to_num(market.volume, nan=0.0)
+        self._cap_volume = np.minimum(self._day_volume, _MAX_CAP_SHARES)
         fundamental_mark, fundamental_close = _fundamental(market)
         if propagator is None:
             #: ``(days, n)``: the prices positions are marked at (moved rows up to the last
@@ -278,7 +279,7 @@ class Exchange:
             fallback_volatility=self.fallback_volatility,
         )
         order_shares = orders.order_shares
-        volume = np.minimum(session.day_volume, _MAX_CAP_SHARES)
+        volume = self._cap_volume[t]
         base, impact_volume = self.impact.terms(order_shares, session.day_volume)
         # the models may return broadcast views (every book alike): the kernel reads any layout
         books = BookOrders(

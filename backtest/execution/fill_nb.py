@@ -140,6 +140,7 @@ class BookOrders(NamedTuple):
     #: ``float64[books, n]``: shares already counted in the impact participation ``q0``
     impact_base_shares: np.ndarray
     #: ``float64[books, n]``: the volume impact participation is measured against ``Vi``
+    #: (each of these three may have one row instead: it then applies to every book)
     impact_volume: np.ndarray
 
 
@@ -288,9 +289,10 @@ def _fill_book_nb(
     """Fill book ``b``'s row: sells first, then buys fitted to the cash left."""
     order_shares = books.order_shares[b]
     sellable_shares = books.sellable_shares[b]
-    cap_shares = books.cap_shares[b]
-    base_shares = books.impact_base_shares[b]
-    impact_volume = books.impact_volume[b]
+    # a model's array with one row applies to every book
+    cap_shares = books.cap_shares[b if books.cap_shares.shape[0] > 1 else 0]
+    base_shares = books.impact_base_shares[b if books.impact_base_shares.shape[0] > 1 else 0]
+    impact_volume = books.impact_volume[b if books.impact_volume.shape[0] > 1 else 0]
     reference_price = market.reference_price
     limit_up = market.limit_up
     limit_down = market.limit_down

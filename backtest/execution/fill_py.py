@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from backtest.execution.fill_nb import (
     BELOW_LOT,
     CASH_LIMITED,
@@ -52,9 +54,13 @@ def _fill_book_py(
     n = books.order_shares.shape[1]
     orders = [int(v) for v in books.order_shares[b]]
     sellables = [int(v) for v in books.sellable_shares[b]]
-    caps = [int(v) for v in books.cap_shares[b]]
-    bases = [float(v) for v in books.impact_base_shares[b]]
-    bases_volume = [float(v) for v in books.impact_volume[b]]
+
+    def row(array: np.ndarray) -> np.ndarray:  # one row applies to every book
+        return array[b if array.shape[0] > 1 else 0]
+
+    caps = [int(v) for v in row(books.cap_shares)]
+    bases = [float(v) for v in row(books.impact_base_shares)]
+    bases_volume = [float(v) for v in row(books.impact_volume)]
     refs = [float(v) for v in market.reference_price]
     ups = [float(v) for v in market.limit_up]
     downs = [float(v) for v in market.limit_down]

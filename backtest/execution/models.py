@@ -19,11 +19,11 @@ whole session volume (:class:`ParticipationCap`) and pays for its own participat
 
 >>> import numpy as np
 >>> orders = np.array([[1_000, -500], [0, 200]])
->>> ParticipationCap(0.1).caps(orders, np.array([15_000.0, np.nan])).tolist()
-[[1500, 0], [1500, 0]]
+>>> ParticipationCap(0.1).caps(orders, np.array([15_000.0, np.nan])).tolist()  # every book
+[[1500, 0]]
 >>> base, volume = SquareRootImpact(0.8).terms(orders, np.array([15_000.0, 1e6]))
 >>> base.tolist(), volume.tolist()
-([[0.0, 0.0], [0.0, 0.0]], [[15000.0, 1000000.0], [15000.0, 1000000.0]])
+([[0.0, 0.0]], [[15000.0, 1000000.0]])
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ class LiquidityModel(Protocol):
     def caps(self, order_shares: np.ndarray, day_volume: np.ndarray) -> np.ndarray:
         """Return ``int64[books, n]`` caps (>= 0) for ``order_shares int64[books, n]``.
 
+        ``int64[1, n]`` (one row) gives every book the same caps.
+
         ``day_volume`` is the session's market volume per stock (NaN or <= 0: none traded; the
         kernel blocks those orders before it reads the cap).
         """
@@ -62,11 +64,11 @@ class ImpactModel(Protocol):
     def terms(
         self, order_shares: np.ndarray, day_volume: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Return ``(impact_base_shares, impact_volume)``, both ``float64[books, n]``."""
+        """Return ``(impact_base_shares, impact_volume)``, ``float64[books, n]`` or ``[1, n]``.
+
+        One row applies to every book.
+        """
         ...
-
-
-_ZERO = np.zeros(1)
 
 
 def _usable(day_volume: np.ndarray) -> np.ndarray:
@@ -93,7 +95,7 @@ class ParticipationCap:
     def caps(self, order_shares: np.ndarray, day_volume: np.ndarray) -> np.ndarray:
         usable = _usable(day_volume)
         per_stock = np.floor(self.fraction * np.where(usable, day_volume, 0.0)).astype(np.int64)
-        return np.broadcast_to(per_stock, order_shares.shape)
+        return per_stock[None, :]  # one row: every book alike
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +117,6 @@ class SquareRootImpact:
     def terms(
         self, order_shares: np.ndarray, day_volume: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        shape = order_shares.shape
-        volume = np.broadcast_to(np.asarray(day_volume, dtype=np.float64), shape)
-        return np.broadcast_to(_ZERO, shape), volume
+        n = order_shares.shape[1]
+        volume = np.asarray(day_volume, dtype=np.float64)[None, :]
+        return np.zeros((1, n)), volume  # one row each: every book alike
