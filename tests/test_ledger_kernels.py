@@ -8,12 +8,6 @@ from hypothesis import strategies as st
 from hypothesis_profiles import invariant_settings
 
 from backtest.engine.ledger_nb import (
-    MAX_TARGET_SHARES,
-    TARGET_MARK_NOT_FINITE,
-    TARGET_OK,
-    TARGET_TOO_LARGE,
-    TARGET_WEIGHT_NEGATIVE,
-    TARGET_WEIGHT_NOT_FINITE,
     BacklogArrays,
     FillRecords,
     LedgerArrays,
@@ -25,6 +19,14 @@ from backtest.engine.ledger_nb import (
     holdings_value_py,
     settle_nb,
     settle_py,
+)
+from backtest.engine.targets_nb import (
+    MAX_TARGET_SHARES,
+    TARGET_MARK_NOT_FINITE,
+    TARGET_OK,
+    TARGET_TOO_LARGE,
+    TARGET_WEIGHT_NEGATIVE,
+    TARGET_WEIGHT_NOT_FINITE,
     targets_from_weights,
     targets_from_weights_py,
 )

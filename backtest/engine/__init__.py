@@ -12,11 +12,12 @@ from backtest.engine.book import Book
 from backtest.engine.clock import Clock, ClockEvent, Phase
 from backtest.engine.config import EngineConfig, ExecutionPrice, canonical_json, config_hash
 from backtest.engine.engine import Engine, StrategyError, run_backtest
+from backtest.engine.errors import TargetError
 from backtest.engine.futures.config import AccountView, FinancingConfig, FuturesConfig
 from backtest.engine.orders import Backlog, SessionFills, TargetOrder
 from backtest.engine.portfolio import Ledger, PortfolioView
 from backtest.engine.result import Result
-from backtest.engine.strategy import Context, Strategy, TargetError
+from backtest.engine.strategy import Context, Strategy
 from backtest.market.features import MarketFeatures
 from backtest.market.panel import MarketData
 

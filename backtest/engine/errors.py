@@ -1,13 +1,31 @@
-"""The error a run stops with when a strategy raises, with every book's partial results."""
+"""The errors of a run: a refused target, and a strategy that raised (with partial results)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from backtest.engine.result import Result
-from backtest.engine.strategy import TargetError
 
-__all__ = ["StrategyError"]
+__all__ = ["StrategyError", "TargetError"]
+
+
+class TargetError(ValueError):
+    """A target the engine refuses to trade (absurd, non-finite or short); nothing was queued.
+
+    Raised by the ``Context.order_target_*`` methods; inside a hook the engine wraps it in a
+    :class:`~backtest.engine.engine.StrategyError`, which copies ``symbol`` from it.
+
+    Attributes
+    ----------
+    book, symbol, session_date
+        Where it happened.
+    """
+
+    def __init__(self, message: str, *, book: str, symbol: str, session_date: Any) -> None:
+        super().__init__(message)
+        self.book = book
+        self.symbol = symbol
+        self.session_date = session_date
 
 
 class StrategyError(RuntimeError):

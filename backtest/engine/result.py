@@ -223,22 +223,18 @@ class Result:
         dates = self.daily["date"].to_numpy()
         entries = self.entries
         entry_dates = entries["date"].to_numpy()
-        row = np.searchsorted(dates, entry_dates)
-        inside = row < dates.size
-        if not bool(np.all(inside)) or not np.array_equal(dates[row], entry_dates):
-            bad = entry_dates[~inside][0] if not bool(np.all(inside)) else None
+        row = np.minimum(np.searchsorted(dates, entry_dates), max(dates.size - 1, 0))
+        if entry_dates.size and not np.array_equal(dates[row], entry_dates):
+            bad = entry_dates[dates[row] != entry_dates][0]
             raise ValueError(
-                f"book {self.book!r}: entries on {bad or 'a date'} that is not a session of its "
-                "daily frame; slice daily and entries together"
+                f"book {self.book!r}: entries on {bad}, not a session of its daily frame; "
+                "slice daily and entries together"
             )
-        labels = entries["line"].to_numpy()
-        amounts = entries["amount_cny"].to_numpy()
-        out = {}
-        for line in LINES:
-            column = np.zeros(dates.size)
-            mine = labels == line.label
+        labels, amounts = entries["line"].to_numpy(), entries["amount_cny"].to_numpy()
+        out = {line.label: np.zeros(dates.size) for line in LINES}
+        for label, column in out.items():
+            mine = labels == label
             np.add.at(column, row[mine], amounts[mine])
-            out[line.label] = column
         return out
 
     def equals(self, other: Result) -> bool:

@@ -30,21 +30,22 @@ import numpy as np
 
 from backtest.core.ids import FUTURES_UNDERLYING
 from backtest.engine.benchmark import Benchmark
+from backtest.engine.errors import TargetError
 from backtest.engine.futures.config import (
     AccountView,
     FinancingConfig,
     FuturesConfig,
     check_product,
 )
-from backtest.engine.ledger_nb import (
+from backtest.engine.orders import SessionFills, TargetOrder
+from backtest.engine.portfolio import PortfolioView
+from backtest.engine.targets_nb import (
     MAX_TARGET_SHARES,
     TARGET_OK,
     TARGET_STATUS_NAMES,
     TARGET_TOO_LARGE,
     targets_from_weights,
 )
-from backtest.engine.orders import SessionFills, TargetOrder
-from backtest.engine.portfolio import PortfolioView
 from backtest.market.features import MarketFeatures
 from backtest.market.panel import MarketData
 from backtest.rules.cffex import hedge_contracts
@@ -65,25 +66,6 @@ DERIVED_FIELDS: tuple[str, ...] = (
     "locked_up",
     "locked_down",
 )
-
-
-class TargetError(ValueError):
-    """A target the engine refuses to trade (absurd, non-finite or short); nothing was queued.
-
-    Raised by the ``Context.order_target_*`` methods; inside a hook the engine wraps it in a
-    :class:`~backtest.engine.engine.StrategyError`, which copies ``symbol`` from it.
-
-    Attributes
-    ----------
-    book, symbol, session_date
-        Where it happened.
-    """
-
-    def __init__(self, message: str, *, book: str, symbol: str, session_date: Any) -> None:
-        super().__init__(message)
-        self.book = book
-        self.symbol = symbol
-        self.session_date = session_date
 
 
 class Strategy(Generic[P]):
