@@ -37,7 +37,7 @@ class StrategyError(RuntimeError):
         Where it happened.
     symbol
         The symbol whose target was refused when the cause is a
-        :class:`~backtest.engine.strategy.TargetError`, else ``None``.
+        :class:`TargetError`, else ``None``.
     partial_result
         The failing book's :class:`Result` up to the last completed session.
     partial_results
