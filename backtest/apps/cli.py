@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,7 +32,7 @@ import duckdb
 from backtest.apps import data, replay, report, sweep_cli
 from backtest.market.importer import PRESETS
 from backtest.market.lock import writer_lock
-from backtest.market.store import DEFAULT_STORE
+from backtest.market.store import DEFAULT_STORE, Store
 
 __all__ = ["add_store_argument", "build_parser", "main"]
 
@@ -326,17 +328,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     130. Every write is a transaction or an atomic swap, so the store is as it was then.
     """
     args = build_parser().parse_args(argv)
+    writes = args.command == "data" and args.data_command in (*_IN_PLACE_WRITERS, "build")
+    identity_before = _identity(args.store) if writes else None
     try:
         if args.command == "data" and args.data_command in _IN_PLACE_WRITERS:
             with writer_lock(args.store, f"backtest data {args.data_command}"):
                 return int(args.handler(args))
         return int(args.handler(args))
     except KeyboardInterrupt:
-        print(
-            "interrupted: nothing was written (every write is all or nothing); run the command "
-            "again to finish",
-            file=sys.stderr,
-        )
+        if writes and _identity(args.store) not in (identity_before, None, _EMPTY_IDENTITY):
+            # the signal came after a write had committed (a fetch commits batch by batch)
+            print(
+                f"interrupted: the writes that had finished are saved in {args.store}, each "
+                "whole (no partial rows); run the command again to finish",
+                file=sys.stderr,
+            )
+        else:
+            print(
+                "interrupted: nothing was written (every write is all or nothing); run the "
+                "command again to finish",
+                file=sys.stderr,
+            )
         return 130
     except (ValueError, KeyError, OSError) as exc:
         print(f"error: {_sentence(exc)}", file=sys.stderr)
@@ -348,6 +360,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+
+
+#: the identity of a store that holds no write yet (no provenance rows)
+_EMPTY_IDENTITY = hashlib.sha256(json.dumps([]).encode()).hexdigest()[:16]
+
+
+def _identity(path: Path) -> str | None:
+    """The store's identity (changes with every committed write), or None when unreadable."""
+    if not Path(path).exists():
+        return None
+    try:
+        with Store(path, read_only=True) as store:
+            return store.identity()
+    except (OSError, ValueError, duckdb.Error):
+        return None
 
 
 def _sentence(exc: BaseException) -> str:
