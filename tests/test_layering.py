@@ -48,7 +48,7 @@ class Import:
     path: str  # relative to the repository, e.g. backtest/engine/strategy.py
     line: int
     module: str  # the importing module, e.g. backtest.engine.strategy
-    imported: str  # the module named, e.g. backtest.engine.hedging
+    imported: str  # the module named, e.g. backtest.engine.futures.account
     in_function: bool
 
     def __str__(self) -> str:

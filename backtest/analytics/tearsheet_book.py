@@ -27,8 +27,8 @@ from backtest.analytics.compare import benchmark_returns
 from backtest.core.ids import index_name
 
 if TYPE_CHECKING:
-    from backtest.engine.market_data import MarketData
     from backtest.engine.result import Result
+    from backtest.market.panel import MarketData
 
 __all__ = [
     "PM_GROUPS",

@@ -1,4 +1,5 @@
-"""The engine: clock, event loop, strategies, orders, ledger, results, fills and futures accounts.
+"""The engine: clock, event loop, strategies, orders, ledger with its entries, results, and the
+futures and financing accounts; fills come from the Exchange (:mod:`backtest.execution`).
 
 Market rules (costs, limits, lots, CFFEX specs, margin, fees, rolls) are not the engine's: it
 reads them from :mod:`backtest.rules` (``EngineConfig.rules`` defaults to the equities of

@@ -294,19 +294,7 @@ class Exchange:
         fill_session_nb(session, charges, books, out)
         if self.propagator is not None:
             self._flow += out.out_filled_shares.sum(axis=0)
-        return FillBatch(
-            session_index=t,
-            order_shares=order_shares,
-            filled_shares=out.out_filled_shares,
-            reference_price=session.reference_price,
-            fill_price=out.out_fill_price,
-            impact_cost=out.out_impact,
-            commission=out.out_commission,
-            stamp_duty=out.out_stamp_duty,
-            transfer_fee=out.out_transfer_fee,
-            status=out.out_status,
-            cash_after=out.out_cash_after,
-        )
+        return FillBatch.from_kernel(t, order_shares, session.reference_price, out)
 
 
 def _fundamental(market: ExchangeMarket) -> tuple[np.ndarray, np.ndarray]:

@@ -36,6 +36,7 @@ from backtest.execution import fill_nb
 from backtest.execution.fill_nb import (
     BookOrders,
     Charges,
+    FillOut,
     StockSession,
     empty_fill_out,
     fill_session_nb,
@@ -121,6 +122,29 @@ class FillBatch:
             value = getattr(self, name)
             if isinstance(value, np.ndarray) and value.flags.writeable:
                 value.flags.writeable = False
+
+    @classmethod
+    def from_kernel(
+        cls,
+        session_index: int,
+        order_shares: np.ndarray,
+        reference_price: np.ndarray,
+        out: FillOut,
+    ) -> FillBatch:
+        """The batch of the fill kernel's output record ``out`` (its arrays, not copies)."""
+        return cls(
+            session_index=session_index,
+            order_shares=order_shares,
+            filled_shares=out.out_filled_shares,
+            reference_price=reference_price,
+            fill_price=out.out_fill_price,
+            impact_cost=out.out_impact,
+            commission=out.out_commission,
+            stamp_duty=out.out_stamp_duty,
+            transfer_fee=out.out_transfer_fee,
+            status=out.out_status,
+            cash_after=out.out_cash_after,
+        )
 
     def statuses(self, book: int) -> list[FillStatus]:
         """Return the status of every stock of row ``book`` as :class:`FillStatus` members."""
@@ -330,16 +354,4 @@ def fill_orders(
     )
     out = empty_fill_out(1, n)
     fill_session_nb(market, charges, orders, out)
-    return FillBatch(
-        session_index=-1,
-        order_shares=orders.order_shares,
-        filled_shares=out.out_filled_shares,
-        reference_price=arrays["reference_price"],
-        fill_price=out.out_fill_price,
-        impact_cost=out.out_impact,
-        commission=out.out_commission,
-        stamp_duty=out.out_stamp_duty,
-        transfer_fee=out.out_transfer_fee,
-        status=out.out_status,
-        cash_after=out.out_cash_after,
-    )
+    return FillBatch.from_kernel(-1, orders.order_shares, arrays["reference_price"], out)
