@@ -348,9 +348,13 @@ class _Run:
             )
             recorder.commit_backlog(row_end)
             n_backlog = row_end - row_start
-            # the session's trades marked from their reference price to the close
-            trading = traded_at_mark - state.traded_at_reference
-            recorder.entries[t] = ledger.close_session(mark, state.previous_holdings, trading)
+            recorder.entries[t] = ledger.close_session(
+                mark,
+                holdings_value=holdings,
+                previous_holdings_value=state.previous_holdings,
+                traded_at_mark=traded_at_mark,
+                traded_at_reference=state.traded_at_reference,
+            )
             state.previous_holdings = holdings
             equity = ledger.cash + holdings
             lines = state.session_lines

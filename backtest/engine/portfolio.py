@@ -62,8 +62,6 @@ class Ledger:
         self.costs = dict.fromkeys(COST_KINDS, 0.0)
         #: this session's P&L by line (CNY), indexed by ``Line``
         self.entries = np.zeros(len(LINES))
-        #: the positions held overnight, after corporate actions (set by :meth:`unlock`)
-        self.overnight = np.zeros(n, dtype=np.int64)
         #: signed shares filled this session (summed by the fill bookkeeping kernel)
         self.traded = np.zeros(n, dtype=np.int64)
         #: shares paid out in cash by today's corporate actions (``None``: there were none)
@@ -89,7 +87,6 @@ class Ledger:
     def unlock(self) -> None:
         """T+1: every share held at the start of a session may be sold in it."""
         np.copyto(self.sellable, self.positions)
-        np.copyto(self.overnight, self.positions)
 
     def book_session(self, cash_delta: float, lines: np.ndarray) -> dict[str, float]:
         """Book an open's cash change and cost lines.
@@ -138,23 +135,28 @@ class Ledger:
     def close_session(
         self,
         mark: np.ndarray,
+        *,
+        holdings_value: float,
         previous_holdings_value: float,
-        trading: float,
+        traded_at_mark: float,
+        traded_at_reference: float,
     ) -> np.ndarray:
         """Book the close's valuation lines; return the session's entries (a copy).
 
-        ``previous_holdings_value`` is ``sum(positions * mark)`` at the previous close,
-        ``trading`` the session's ``sum(q (mark - ref))``. Adds
-        ``STOCK_PRICE`` and ``TRADING``, and takes the fractions' close value off
-        ``CORPORATE_ACTION`` (formulas in :mod:`backtest.core.lines`).
+        ``holdings_value`` and ``previous_holdings_value`` are ``sum(positions * mark)`` now and
+        at the previous close; ``traded_at_mark`` and ``traded_at_reference`` are the session's
+        ``sum(q * mark)`` and ``sum(q * ref)`` over its fills ``q``. The positions held
+        overnight are the positions less today's fills, so they are worth ``holdings_value -
+        traded_at_mark``. Adds ``STOCK_PRICE`` and ``TRADING``, and takes the fractions' close
+        value off ``CORPORATE_ACTION`` (formulas in :mod:`backtest.core.lines`).
         """
-        overnight = holdings_value_nb(self.overnight, mark)
+        overnight = holdings_value - traded_at_mark
         if self.fractions is not None:
             paid_out = float(np.sum(np.where(self.fractions != 0.0, self.fractions * mark, 0.0)))
             overnight += paid_out
             self.entries[Line.CORPORATE_ACTION] -= paid_out
         self.entries[Line.STOCK_PRICE] += overnight - previous_holdings_value
-        self.entries[Line.TRADING] += trading
+        self.entries[Line.TRADING] += traded_at_mark - traded_at_reference
         return self.entries.copy()
 
     def holdings_value(self, mark: np.ndarray) -> float:
